@@ -1,0 +1,122 @@
+"""Sphinx configuration of the gdl site: MyST pages, an executed gallery, offline maths."""
+
+import os
+import sys
+from pathlib import Path
+
+# Before anything imports torch: small models train ~10x faster on one thread on a 2-core machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+HERE = Path(__file__).parent.resolve()
+sys.path.insert(0, str(HERE / "_ext"))
+
+# Gallery scripts call gdl.metrics.record(); results land here and feed the leaderboard page.
+RESULTS_DIR = HERE / "auto_examples" / "_results"
+os.environ["GDL_RESULTS_DIR"] = str(RESULTS_DIR)
+
+import gdl  # noqa: E402
+
+project = "gdl"
+author = "the gdl developers"
+copyright = "2026, the gdl developers"
+release = gdl.__version__
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "sphinx_gallery.gen_gallery",
+    "sphinx_design",
+    "sphinx_copybutton",
+    "sphinxcontrib.bibtex",
+    "gdl_sphinx",
+]
+
+exclude_patterns = [
+    "_build",
+    "Thumbs.db",
+    ".DS_Store",
+    # sphinx-gallery writes notebooks next to its pages; the pages are what we build.
+    "auto_examples/*.ipynb",
+    "auto_examples/**/*.ipynb",
+    "auto_examples/**/*.py",
+    "auto_examples/*.py",
+    "**/.jupyter_cache",
+]
+suppress_warnings = ["mystnb.unknown_mime_type"]
+
+# -- MyST and myst-nb ------------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "substitution"]
+myst_heading_anchors = 3
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(HERE / "_build" / ".jupyter_cache")
+nb_execution_timeout = 300
+nb_execution_raise_on_error = True
+
+# -- Maths, served from the site (no CDN) ---------------------------------------------------------
+MATHJAX = HERE / "_static" / "mathjax" / "tex-chtml.js"
+if not MATHJAX.exists():
+    raise RuntimeError(
+        f"{MATHJAX} is missing: run `make mathjax` (or `make site`), which unpacks MathJax 3 from npm."
+    )
+mathjax_path = "mathjax/tex-chtml.js"
+
+# -- API reference ---------------------------------------------------------------------------------
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_custom_sections = [("Shapes", "params_style"), ("References", "notes_style")]
+
+# Links to torch / numpy / matplotlib. Offline (CI), the small inventories in _inventories/
+# are used; online, the projects' own inventories are tried first.
+intersphinx_mapping = {
+    name: (url, (url + "objects.inv", str(HERE / "_build" / "inventories" / f"{name}.inv")))
+    for name, url in {
+        "python": "https://docs.python.org/3/",
+        "torch": "https://docs.pytorch.org/docs/stable/",
+        "numpy": "https://numpy.org/doc/stable/",
+        "matplotlib": "https://matplotlib.org/stable/",
+    }.items()
+}
+intersphinx_timeout = 3
+
+# -- Bibliography ----------------------------------------------------------------------------------
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"
+
+# -- Gallery: scripts train at build time ----------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": ["../gallery"],
+    "gallery_dirs": ["auto_examples"],
+    "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
+    "doc_module": ("gdl",),
+    "backreferences_dir": "generated/backreferences",
+    "reference_url": {"gdl": None},
+    "image_scrapers": ("gdl_sphinx.tight_matplotlib_scraper",),
+    "capture_repr": (),
+    "ignore_repr_types": r"matplotlib\.(text|axes|figure|legend|lines|collections|image)",
+    "remove_config_comments": True,
+    "min_reported_time": 0,
+    "show_memory": False,
+    "download_all_examples": False,
+}
+
+# -- HTML ------------------------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "gdl: Generative Deep Learning, executable"
+html_static_path = ["_static"]
+html_css_files = ["gdl.css"]
+html_theme_options = {
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "use_download_button": True,
+    "home_page_in_toc": True,
+}
+html_last_updated_fmt = None
