@@ -8,7 +8,7 @@ Example:
     >>> from gdl.autoregressive import CausalConvARM
     >>> x = torch.randint(0, 3, (64, 1, 2, 2))
     >>> model = CausalConvARM(event_shape=(1, 2, 2), num_levels=3, hidden=8, num_layers=2)
-    >>> history = fit(model, x, steps=20, batch_size=16, lr=1e-2, seed=0, progress=False)
+    >>> history = fit(model, x, steps=20, batch_size=16, lr=1e-2, seed=0, progress=False, log_every=0)
     >>> len(history.train_loss)
     20
 """
