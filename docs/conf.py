@@ -120,3 +120,5 @@ html_theme_options = {
     "home_page_in_toc": True,
 }
 html_last_updated_fmt = None
+# The theme reads its colour mode from here; left empty it logs a console error.
+html_context = {"default_mode": "light"}

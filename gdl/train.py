@@ -193,13 +193,15 @@ def fit(
             order, cursor = torch.randperm(n, generator=generator), 0
         idx = order[cursor : cursor + batch_size]
         cursor += batch_size
-        logs = model.train_step(_batch(tensors, idx, device), optimizer)
+        try:
+            logs = model.train_step(_batch(tensors, idx, device), optimizer)
+        except ValueError as err:  # e.g. a distribution refusing NaN parameters
+            if not _parameters_finite(model):
+                raise _diverged(model, "nan", step, lr) from err
+            raise
         loss = logs["loss"]
         if not math.isfinite(loss):
-            raise TrainingDiverged(
-                f"{type(model).__name__}: the training loss became {loss} at step {step} "
-                f"(lr={lr}). Lower lr or check the data's range."
-            )
+            raise _diverged(model, loss, step, lr)
         history.steps.append(step)
         history.train_loss.append(loss)
         for k, v in logs.items():
@@ -242,6 +244,17 @@ def fit(
     if history.stopped_early and log_every:
         print(f"stopped early at step {history.steps[-1]}; kept step {history.best_step}")
     return history
+
+
+def _parameters_finite(model) -> bool:
+    return all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def _diverged(model, loss, step: int, lr: float) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"{type(model).__name__}: the training loss became {loss} at step {step} (lr={lr}). "
+        "Lower lr or check the data's range."
+    )
 
 
 def _recent(history: History, k: int = 50) -> float:

@@ -1,0 +1,153 @@
+"""The built site in a real browser: maths typeset, images load, gallery, search, no errors.
+
+Chromium (Debian's ``/usr/bin/chromium``) loads the site from a server on 127.0.0.1; every
+request to any other address is blocked and recorded, so the site must work offline.
+"""
+
+import functools
+import math
+import http.server
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+SITE = Path(__file__).resolve().parent.parent / "docs" / "_build" / "html"
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+pytestmark = pytest.mark.browser
+
+#: Pages to check, and whether each must show typeset maths.
+PAGES = {
+    "index.html": True,
+    "taxonomy.html": True,
+    "leaderboard.html": True,
+    "chapters/01-generative-modeling.html": True,
+    "chapters/02-deep-learning.html": True,
+    "chapters/05-autoregressive.html": True,
+    "auto_examples/index.html": False,
+    "auto_examples/autoregressive/plot_01_causal_conv_arm.html": True,
+    "auto_examples/data/plot_01_datasets.html": True,
+    "api/autoregressive.html": True,
+    "references.html": False,
+}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"the site is not built ({SITE} has no index.html): run `make site` first")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run `make site` (it installs it) or apt-get install chromium")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def visit(browser, server):
+    """Open a page; return (page, console errors, blocked outside requests)."""
+    context = browser.new_context()
+    opened = []
+
+    def go(path):
+        page = context.new_page()
+        errors, blocked = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        def route(r):
+            if r.request.url.startswith(server):
+                r.continue_()
+            else:
+                blocked.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.goto(server + path, wait_until="load")
+        opened.append(page)
+        return page, errors, blocked
+
+    yield go
+    context.close()
+
+
+def wait_for_mathjax(page):
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => MathJax.startup.promise")
+
+
+@pytest.mark.parametrize("path", sorted(PAGES))
+def test_page_renders_offline(visit, path):
+    page, errors, blocked = visit(path)
+    if PAGES[path]:
+        wait_for_mathjax(page)
+        assert page.locator("mjx-container").count() > 0, "no typeset maths"
+        assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    page.wait_for_load_state("networkidle")
+    broken = page.evaluate(
+        "() => Array.from(document.images)"
+        ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
+    assert broken == []
+    assert errors == []
+    assert blocked == [], "the page asked for outside resources"
+
+
+def test_gallery_shows_thumbnails(visit):
+    page, _, _ = visit("auto_examples/index.html")
+    thumbs = page.locator(".sphx-glr-thumbcontainer img")
+    assert thumbs.count() >= 2
+    widths = thumbs.evaluate_all("els => els.map(e => e.naturalWidth)")
+    assert all(w > 0 for w in widths)
+
+
+def test_search_finds_a_model_by_name(visit):
+    page, errors, _ = visit("search.html?q=CausalConvARM")
+    results = page.locator("#search-results ul.search li")
+    results.first.wait_for(timeout=15_000)
+    assert "autoregressive" in " ".join(results.all_inner_texts()).lower()
+    assert errors == []
+
+
+def test_leaderboard_lists_the_arm_with_a_measured_number(visit):
+    page, _, _ = visit("leaderboard.html")
+    rows = page.locator("table tbody tr").all_inner_texts()
+    arm = [r for r in rows if "Causal-conv ARM" in r]
+    assert len(arm) == 1
+    nll = float(re.split(r"\s+", arm[0].split("ARM", 1)[1].strip())[0])
+    assert 0 < nll < 64 * math.log(17)  # better than a uniform guess over the 17 levels
+
+
+def test_taxonomy_table_is_generated_from_the_package(visit):
+    page, _, _ = visit("taxonomy.html")
+    wait_for_mathjax(page)
+    text = page.locator("article").inner_text()
+    for family in ("Autoregressive models", "Normalizing flows", "Energy-based models"):
+        assert family in text
+    assert "CausalConvARM" in text

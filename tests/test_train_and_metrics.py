@@ -1,0 +1,140 @@
+"""fit(): determinism, early stopping, divergence; metrics: units and records."""
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from gdl import metrics
+from gdl.autoregressive import CausalConvARM
+from gdl.base import GenerativeModel
+from gdl.train import TrainingDiverged, evaluate, fit
+
+
+class Gaussian1D(GenerativeModel):
+    """log N(x; mu, exp(log_sigma)^2): a model whose optimum is known in closed form."""
+
+    event_shape = (1,)
+
+    def __init__(self, mu=0.0):
+        super().__init__()
+        self.mu = nn.Parameter(torch.tensor(mu))
+        self.log_sigma = nn.Parameter(torch.tensor(0.0))
+
+    def log_prob(self, x):
+        d = torch.distributions.Normal(self.mu, self.log_sigma.exp())
+        return d.log_prob(x).sum(-1)
+
+    def sample(self, n):
+        return (self.mu + self.log_sigma.exp() * torch.randn(n, 1)).detach()
+
+
+def arm_and_data():
+    x = torch.randint(0, 3, (96, 1, 2, 2), generator=torch.Generator().manual_seed(1))
+    return CausalConvARM(event_shape=(1, 2, 2), num_levels=3, hidden=8, num_layers=2), x
+
+
+def test_same_seed_same_run():
+    runs = []
+    for _ in range(2):
+        model, x = arm_and_data()
+        torch.manual_seed(5)
+        model = CausalConvARM(event_shape=(1, 2, 2), num_levels=3, hidden=8, num_layers=2)
+        h = fit(model, x, steps=30, batch_size=16, seed=3, progress=False, log_every=0)
+        runs.append((h.train_loss, [p.detach().clone() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+def test_fit_finds_the_maximum_likelihood_gaussian():
+    torch.manual_seed(0)
+    x = 3.0 + 0.5 * torch.randn(2000, 1)
+    model = Gaussian1D()
+    fit(model, x, steps=800, batch_size=2000, lr=0.05, seed=0, progress=False, log_every=0)
+    # The MLE is the sample mean and the (biased) sample standard deviation.
+    assert model.mu.item() == pytest.approx(x.mean().item(), abs=0.02)
+    assert model.log_sigma.exp().item() == pytest.approx(x.std(unbiased=False).item(), abs=0.02)
+
+
+def test_early_stopping_keeps_the_best_weights():
+    torch.manual_seed(0)
+    x_train = torch.randint(0, 3, (32, 1, 2, 2))
+    x_val = torch.randint(0, 3, (64, 1, 2, 2))  # unrelated data: the model overfits quickly
+    model = CausalConvARM(event_shape=(1, 2, 2), num_levels=3, hidden=64, num_layers=3)
+    h = fit(model, x_train, steps=2000, batch_size=32, lr=1e-2, val_data=x_val, eval_every=5,
+            patience=5, seed=0, progress=False, log_every=0)
+    assert h.stopped_early and h.steps[-1] < 2000
+    assert h.best_val == min(h.val_metric)
+    assert h.val_metric[h.val_steps.index(h.best_step)] == h.best_val
+    assert metrics.nll(model, x_val) == pytest.approx(h.best_val, rel=1e-5)
+
+
+def test_divergence_stops_with_a_clear_error():
+    model, x = arm_and_data()
+    with torch.no_grad():
+        model.net[0].weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"became nan at step 1"):
+        fit(model, x, steps=10, progress=False, log_every=0)
+
+
+def test_fit_validates_its_arguments():
+    model, x = arm_and_data()
+    for kwargs, name in [({"steps": 0}, "steps"), ({"steps": 5, "batch_size": 0}, "batch_size"),
+                         ({"steps": 5, "lr": 0.0}, "lr"), ({"steps": 5, "patience": 0}, "patience")]:
+        with pytest.raises(ValueError, match=name):
+            fit(model, x, progress=False, **kwargs)
+    with pytest.raises(TypeError, match="data must be"):
+        fit(model, [1, 2, 3], steps=1, progress=False)
+
+
+def test_log_lines_without_a_terminal(capsys):
+    model, x = arm_and_data()
+    fit(model, x, steps=20, batch_size=16, val_data=x, eval_every=10, seed=0, progress=False)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].startswith("step     10/20") and "val" in out[0]
+
+
+def test_evaluate_is_the_mean_over_batches():
+    x = torch.arange(10.0).view(10, 1)
+    assert evaluate(lambda b: b[:, 0], x, batch_size=3) == pytest.approx(4.5)
+
+
+def test_bits_per_dim():
+    assert metrics.bits_per_dim(64 * math.log(2), 64) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="dims"):
+        metrics.bits_per_dim(1.0, 0)
+
+
+def test_nll_of_a_uniform_categorical_is_d_log_k():
+    model, x = arm_and_data()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()  # all logits zero: every pixel uniform over 3 levels
+    assert metrics.nll(model, x) == pytest.approx(4 * math.log(3), rel=1e-6)
+
+
+def test_nll_refuses_models_without_exact_likelihood():
+    class NoDensity(GenerativeModel):
+        event_shape = (1,)
+
+    with pytest.raises(AttributeError, match="log_prob"):
+        metrics.nll(NoDensity(), torch.zeros(2, 1))
+
+
+def test_record_writes_a_result_only_inside_the_build(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(metrics.RESULTS_ENV, raising=False)
+    metrics.record("M", dataset="digits", nll=88.7, kind="exact", dims=64)
+    assert "88.70 nats/example" in capsys.readouterr().out
+    monkeypatch.setenv(metrics.RESULTS_ENV, str(tmp_path))
+    metrics.record("Model A", dataset="digits", nll=90.0, kind="bound", dims=64, params=10)
+    metrics.record("Model B", dataset="digits", nll=80.0, kind="exact", dims=64)
+    rows = metrics.load_results(tmp_path)
+    assert [r["model"] for r in rows] == ["Model B", "Model A"]
+    stored = json.loads((tmp_path / "digits-model-a.json").read_text())
+    assert stored["bits_per_dim"] == pytest.approx(90.0 / (64 * math.log(2)))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        metrics.record("M", dataset="digits", nll=1.0, kind="guess", dims=64)
+    with pytest.raises(ValueError, match="nll must be finite"):
+        metrics.record("M", dataset="digits", nll=float("nan"), kind="exact", dims=64)
