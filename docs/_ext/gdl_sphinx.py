@@ -133,7 +133,7 @@ class Leaderboard(DynamicDirective):
             if r.get("source"):
                 stem = Path(r["source"]).stem
                 section = Path(r["source"]).parent.name
-                script = f"{{doc}}`{stem} </auto_examples/{section}/{stem}>`"
+                script = f"{{doc}}`script </auto_examples/{section}/{stem}>`"
             table.append(
                 f"| {_cell(r['model'])} | {r['nll']:.2f} | {r['bits_per_dim']:.3f} "
                 f"| {KINDS[r['kind']]} | {num(r['params'], ',')} | {num(r['train_seconds'], '.1f')} "
