@@ -1,14 +1,4 @@
-r"""Autoregressive models: the joint distribution as a product of conditionals.
-
-Any distribution over :math:`D` dimensions factorises by the chain rule,
-
-.. math::
-
-    p(\mathbf{x}) = \prod_{i=1}^{D} p(x_i \mid \mathbf{x}_{<i}),
-
-so a network that outputs the :math:`D` conditionals, each computed only from the dimensions
-before it, gives an exact likelihood in one forward pass and samples in :math:`D` passes.
-"""
+r"""The causal-convolution ARM: a sequence model of the raster-scanned pixels."""
 
 from __future__ import annotations
 
@@ -16,9 +6,9 @@ import torch
 from torch import nn
 from torch.distributions import Categorical
 
-from .base import GenerativeModel
-from .nn import CausalConv1d
-from .taxonomy import register
+from ..base import GenerativeModel
+from ..nn import CausalConv1d
+from ..taxonomy import register
 
 __all__ = ["CausalConvARM"]
 
