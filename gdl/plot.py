@@ -90,6 +90,7 @@ def scatter_2d(points: torch.Tensor, *, ax=None, title: str = "", c=None, s: flo
     p = torch.as_tensor(points).detach().cpu()
     if p.dim() != 2 or p.shape[1] != 2:
         raise ValueError(f"points must have shape (n, 2), got {tuple(p.shape)}")
+    p = p.numpy()
     with plt.rc_context(STYLE):
         ax = _axes(ax)
         ax.scatter(p[:, 0], p[:, 1], s=s, c=c, alpha=0.6, linewidths=0)
@@ -118,7 +119,7 @@ def density_2d(
     xs = torch.linspace(-lim, lim, resolution)
     grid = torch.stack(torch.meshgrid(xs, xs, indexing="xy"), dim=-1).reshape(-1, 2)
     with torch.no_grad():
-        dens = log_prob(grid).exp().reshape(resolution, resolution).cpu()
+        dens = log_prob(grid).exp().reshape(resolution, resolution).cpu().numpy()
     cell = (2 * lim / (resolution - 1)) ** 2
     with plt.rc_context(STYLE):
         ax = _axes(ax)
