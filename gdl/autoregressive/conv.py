@@ -9,6 +9,7 @@ from torch.distributions import Categorical
 from ..base import GenerativeModel
 from ..nn import CausalConv1d
 from ..taxonomy import register
+from ._discrete import check_levels, check_num_levels, check_temperature
 
 __all__ = ["CausalConvARM"]
 
@@ -64,8 +65,7 @@ class CausalConvARM(GenerativeModel):
         num_layers: int = 4,
     ):
         super().__init__()
-        if num_levels < 2:
-            raise ValueError(f"num_levels must be >= 2, got {num_levels}")
+        check_num_levels(num_levels)
         if num_layers < 2:
             raise ValueError(f"num_layers must be >= 2, got {num_layers}")
         if hidden < 1:
@@ -106,8 +106,7 @@ class CausalConvARM(GenerativeModel):
             temperature: divides the logits; below 1 sharpens each conditional, above 1 flattens it.
         """
         self._check_n(n)
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        check_temperature(temperature)
         x = torch.zeros(n, self.dims, dtype=torch.long, device=self.device)
         for i in range(self.dims):
             logits = self.net(self.encode(x))[:, :, i]  # (n, K): depends on x[:, :i] only
@@ -115,12 +114,4 @@ class CausalConvARM(GenerativeModel):
         return x.view(n, *self.event_shape)
 
     def _check_levels(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_event(x)
-        if x.is_floating_point() or x.is_complex():
-            raise ValueError(f"x must hold integers in 0..{self.num_levels - 1}, got dtype {x.dtype}")
-        if x.numel() and (x.min() < 0 or x.max() >= self.num_levels):
-            raise ValueError(
-                f"x must hold integers in 0..{self.num_levels - 1}, "
-                f"got values in {int(x.min())}..{int(x.max())}"
-            )
-        return x.long()
+        return check_levels(self._check_event(x), self.num_levels)
