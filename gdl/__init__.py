@@ -19,13 +19,20 @@ import importlib
 __version__ = "0.1.0"
 
 #: Submodules, in the order the docs present them.
-MODULES = ("base", "taxonomy", "data", "nn", "train", "metrics", "plot", "autoregressive")
+MODULES = (
+    "base", "taxonomy", "data", "nn", "train", "metrics", "plot", "autoregressive", "transformer"
+)
 
 #: Public name -> submodule that defines it.
 _NAMES = {
     "GenerativeModel": "base",
     "register": "taxonomy",
     "CausalConvARM": "autoregressive",
+    "MADE": "autoregressive",
+    "PixelCNN": "autoregressive",
+    "CharLSTM": "autoregressive",
+    "GPT": "transformer",
+    "GPTConfig": "transformer",
     "fit": "train",
     "History": "train",
     "TrainingDiverged": "train",
@@ -33,7 +40,7 @@ _NAMES = {
 }
 
 #: Submodules that define models (imported by :func:`import_all`).
-MODEL_MODULES = ("autoregressive",)
+MODEL_MODULES = ("autoregressive", "transformer")
 
 __all__ = sorted(_NAMES) + list(MODULES) + ["import_all"]
 

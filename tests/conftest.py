@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import gdl  # noqa: E402
-from gdl.autoregressive import CausalConvARM  # noqa: E402
+from gdl.autoregressive import MADE, CausalConvARM, PixelCNN  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -19,10 +19,43 @@ def tiny_causal_conv_arm():
     return model, data
 
 
+def tiny_made():
+    model = MADE(event_shape=(1, 3, 3), num_levels=4, hidden=[16, 16], seed=0)
+    data = torch.randint(0, 4, (16, 1, 3, 3), generator=torch.Generator().manual_seed(0))
+    return model, data
+
+
+def tiny_pixelcnn():
+    model = PixelCNN(event_shape=(1, 3, 3), num_levels=4, hidden=8, num_blocks=1, kernel_size=3)
+    data = torch.randint(0, 4, (16, 1, 3, 3), generator=torch.Generator().manual_seed(0))
+    return model, data
+
+
+def _tiny_tokens():
+    # Random ids 0..4 of length 6: a mix of full-length sequences and ones ended early by 0.
+    return torch.randint(0, 5, (16, 6), generator=torch.Generator().manual_seed(0))
+
+
+def tiny_char_lstm():
+    from gdl.autoregressive import CharLSTM
+
+    return CharLSTM(vocab_size=5, max_len=6, embed_dim=4, hidden=8), _tiny_tokens()
+
+
+def tiny_gpt():
+    from gdl.transformer import GPT
+
+    return GPT(vocab_size=5, block_size=6, n_layer=2, n_head=2, n_embd=8), _tiny_tokens()
+
+
 #: Model class name -> factory of (tiny model, a batch of its data). Every registered model
 #: must appear here (test_contract checks that), so no model escapes the contract tests.
 TINY_MODELS = {
     "CausalConvARM": tiny_causal_conv_arm,
+    "MADE": tiny_made,
+    "PixelCNN": tiny_pixelcnn,
+    "CharLSTM": tiny_char_lstm,
+    "GPT": tiny_gpt,
 }
 
 

@@ -98,3 +98,62 @@ def test_toy_errors_name_the_argument():
         data.toy_2d("moons", 0)
     with pytest.raises(ValueError, match="noise must be"):
         data.toy_2d("moons", noise=-1.0)
+
+
+# ---------------------------------------------------------------------------- text
+
+
+def test_vocabulary_round_trip_and_boundary_token():
+    vocab = data.Vocabulary("xyz")
+    x = vocab.encode(["", "zy", "xyzx"], length=4)
+    assert x.tolist() == [[0, 0, 0, 0], [3, 2, 0, 0], [1, 2, 3, 1]]
+    assert vocab.decode(x) == ["", "zy", "xyzx"]
+    assert vocab.bos == vocab.eos == vocab.pad == 0 and vocab.size == 4
+
+
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda v: v.encode(["toolong"], length=3), "length=3"),
+        (lambda v: v.encode(["xq"], length=3), "outside the vocabulary"),
+        (lambda v: v.encode(["x"], length=0), "length must"),
+        (lambda v: data.Vocabulary("xx"), "chars must"),
+        (lambda v: data.Vocabulary("x."), "chars must"),
+    ],
+)
+def test_vocabulary_bad_inputs_are_clear_errors(call, word):
+    with pytest.raises(ValueError, match=word):
+        call(data.Vocabulary("xyz"))
+
+
+def test_names_split_is_deterministic_disjoint_and_padded():
+    splits = {s: data.names(s) for s in ("train", "val", "test")}
+    x, y = splits["train"]
+    assert x.dtype == y.dtype == torch.int64 and x.shape[1] == 12
+    assert torch.equal(x, data.names("train")[0])  # the same split every call
+    decoded = {s: set(data.NAMES_VOCAB.decode(splits[s][0])) for s in splits}
+    assert not (decoded["train"] & decoded["val"]) and not (decoded["train"] & decoded["test"])
+    assert sum(len(d) for d in decoded.values()) == sum(len(v[0]) for v in splits.values())
+    # y counts the letters; after them come only boundary tokens (end, then padding).
+    positions = torch.arange(x.shape[1])
+    assert ((x > 0) == (positions < y[:, None])).all()
+    assert 0.75 < len(x) / sum(len(v[0]) for v in splits.values()) < 0.85
+
+
+def test_names_length_and_kind():
+    x, y = data.names("val", kind="last", length=6)
+    assert x.shape[1] == 6 and (y <= 6).all()
+    with pytest.raises(ValueError, match="kind must"):
+        data.names("train", kind="middle")
+    with pytest.raises(ValueError, match="split must"):
+        data.names("validation")
+
+
+def test_missing_names_package_names_the_package(monkeypatch):
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    data._name_list.cache_clear()
+    try:
+        with pytest.raises(ModuleNotFoundError, match="pip install names"):
+            data.names("train")
+    finally:
+        data._name_list.cache_clear()

@@ -33,10 +33,17 @@ PAGES = {
     "chapters/01-generative-modeling.html": True,
     "chapters/02-deep-learning.html": True,
     "chapters/05-autoregressive.html": True,
+    "chapters/09-transformers.html": True,
     "auto_examples/index.html": False,
     "auto_examples/autoregressive/plot_01_causal_conv_arm.html": True,
+    "auto_examples/autoregressive/plot_02_made.html": True,
+    "auto_examples/autoregressive/plot_03_pixelcnn.html": True,
+    "auto_examples/autoregressive/plot_04_pixelcnn_fashion.html": False,
+    "auto_examples/autoregressive/plot_05_lstm_text.html": False,
+    "auto_examples/transformers/plot_01_gpt.html": True,
     "auto_examples/data/plot_01_datasets.html": True,
     "api/autoregressive.html": True,
+    "api/transformer.html": True,
     "references.html": False,
 }
 

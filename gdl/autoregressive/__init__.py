@@ -12,8 +12,19 @@ One module per model:
 
 * :mod:`gdl.autoregressive.conv`: :class:`CausalConvARM`, causal 1-D convolutions over the
   raster-scanned pixels.
+* :mod:`gdl.autoregressive.sequence`: :class:`TokenARM`, what next-token models of padded
+  token sequences share (likelihood with an end token, temperature and top-k sampling).
+* :mod:`gdl.autoregressive.lstm`: :class:`CharLSTM`, a character-level LSTM.
+* :mod:`gdl.autoregressive.made`: :class:`MADE`, an MLP with masked weights, in any ordering
+  of the dimensions.
+* :mod:`gdl.autoregressive.pixelcnn`: :class:`PixelCNN`, masked 2-D convolutions with gated
+  vertical and horizontal stacks.
 """
 
 from .conv import CausalConvARM
+from .lstm import CharLSTM
+from .made import MADE
+from .pixelcnn import PixelCNN
+from .sequence import TokenARM
 
-__all__ = ["CausalConvARM"]
+__all__ = ["CausalConvARM", "CharLSTM", "MADE", "PixelCNN", "TokenARM"]
