@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["KINDS", "bits_per_dim", "nll", "record", "load_results", "RESULTS_ENV"]
+__all__ = ["KINDS", "bits_per_dim", "nll", "timed_sample", "record", "load_results", "RESULTS_ENV"]
 
 #: How a reported negative log-likelihood was obtained.
 KINDS = {
@@ -87,13 +87,26 @@ def nll(model, x: torch.Tensor, batch_size: int = 1000) -> float:
         model.train(was_training)
 
 
+def timed_sample(model, n: int = 100) -> tuple[torch.Tensor, float]:
+    """Draw ``n`` samples and time it.
+
+    Returns:
+        the samples and the wall-clock seconds per 100 samples (the leaderboard's unit).
+    """
+    start = time.perf_counter()
+    samples = model.sample(n)
+    return samples, (time.perf_counter() - start) * 100 / n
+
+
 def record(
-    model: str,
+    name: str,
     *,
     dataset: str,
     nll: float,
     kind: str,
     dims: int,
+    model=None,
+    history=None,
     params: int | None = None,
     train_seconds: float | None = None,
     sample_seconds_per_100: float | None = None,
@@ -107,14 +120,16 @@ def record(
     is printed.
 
     Arguments:
-        model: display name of the model.
+        name: display name of the model.
         dataset: e.g. ``"digits"``.
         nll: test negative log-likelihood (or its bound / estimate) in nats per example.
         kind: a key of :data:`KINDS`: ``"exact"``, ``"bound"`` or ``"estimate"``.
         dims: dimensions per example, for bits/dim.
+        model: the trained model; gives ``params`` unless that is passed.
+        history: what :func:`gdl.train.fit` returned; gives ``train_seconds`` unless passed.
         params: number of trainable parameters.
         train_seconds: training time.
-        sample_seconds_per_100: time to draw 100 samples.
+        sample_seconds_per_100: time to draw 100 samples (see :func:`timed_sample`).
         source: the gallery script that produced it.
         note: a short remark.
 
@@ -125,8 +140,12 @@ def record(
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
     if not math.isfinite(nll):
         raise ValueError(f"nll must be finite, got {nll}")
+    if params is None and model is not None:
+        params = model.num_parameters()
+    if train_seconds is None and history is not None:
+        train_seconds = history.seconds
     row = {
-        "model": model,
+        "model": name,
         "dataset": dataset,
         "nll": float(nll),
         "bits_per_dim": float(bits_per_dim(nll, dims)),
@@ -139,14 +158,14 @@ def record(
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     print(
-        f"{model} on {dataset} test: {nll:.2f} nats/example = {row['bits_per_dim']:.4f} bits/dim "
+        f"{name} on {dataset} test: {nll:.2f} nats/example = {row['bits_per_dim']:.4f} bits/dim "
         f"({KINDS[kind]})"
     )
     folder = os.environ.get(RESULTS_ENV)
     if folder:
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
-        slug = re.sub(r"[^a-z0-9]+", "-", f"{dataset} {model}".lower()).strip("-")
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{dataset} {name}".lower()).strip("-")
         (path / f"{slug}.json").write_text(json.dumps(row, indent=1))
     return row
 

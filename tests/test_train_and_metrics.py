@@ -130,7 +130,13 @@ def test_record_writes_a_result_only_inside_the_build(tmp_path, monkeypatch, cap
     monkeypatch.setenv(metrics.RESULTS_ENV, str(tmp_path))
     metrics.record("Model A", dataset="digits", nll=90.0, kind="bound", dims=64, params=10)
     metrics.record("Model B", dataset="digits", nll=80.0, kind="exact", dims=64)
-    rows = metrics.load_results(tmp_path)
+    model, _ = arm_and_data()
+    row = metrics.record("Model C", dataset="toy", nll=1.0, kind="exact", dims=4, model=model,
+                         history=type("H", (), {"seconds": 2.5})())
+    assert row["params"] == model.num_parameters() and row["train_seconds"] == 2.5
+    samples, seconds = metrics.timed_sample(model, 8)
+    assert samples.shape == (8, 1, 2, 2) and seconds > 0
+    rows = [r for r in metrics.load_results(tmp_path) if r["dataset"] == "digits"]
     assert [r["model"] for r in rows] == ["Model B", "Model A"]
     stored = json.loads((tmp_path / "digits-model-a.json").read_text())
     assert stored["bits_per_dim"] == pytest.approx(90.0 / (64 * math.log(2)))

@@ -20,8 +20,6 @@ Time budget: 90 s.
 # Data and model
 # --------------
 # The standard split: 1000 training, 350 validation and 447 test images.
-import time
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -71,10 +69,7 @@ plt.show()
 # The categorical output makes this the exact negative log-*probability* of the discrete
 # test images, in nats per image and bits per pixel.
 test_nll = gdl.metrics.nll(model, x_test)
-
-start = time.perf_counter()
-samples = model.sample(100)
-sample_seconds = time.perf_counter() - start
+samples, sample_seconds = gdl.metrics.timed_sample(model, 100)
 
 gdl.metrics.record(
     "Causal-conv ARM",
@@ -82,8 +77,8 @@ gdl.metrics.record(
     nll=test_nll,
     kind="exact",
     dims=64,
-    params=model.num_parameters(),
-    train_seconds=history.seconds,
+    model=model,
+    history=history,
     sample_seconds_per_100=sample_seconds,
     source="autoregressive/plot_01_causal_conv_arm.py",
 )

@@ -23,8 +23,6 @@ Time budget: 60 s.
 # gets a degree :math:`m(k) \in \{1, \dots, 63\}` and sees only inputs of degree
 # :math:`\le m(k)`; the output for a dimension of degree :math:`m` sees hidden units of degree
 # :math:`< m`.
-import time
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -74,10 +72,7 @@ plt.show()
 # As for every categorical ARM, this is the exact negative log-probability of the discrete
 # test images.
 test_nll = gdl.metrics.nll(model, x_test)
-
-start = time.perf_counter()
-samples = model.sample(100)
-sample_seconds = time.perf_counter() - start
+samples, sample_seconds = gdl.metrics.timed_sample(model, 100)
 
 gdl.metrics.record(
     "MADE",
@@ -85,8 +80,8 @@ gdl.metrics.record(
     nll=test_nll,
     kind="exact",
     dims=64,
-    params=model.num_parameters(),
-    train_seconds=history.seconds,
+    model=model,
+    history=history,
     sample_seconds_per_100=sample_seconds,
     source="autoregressive/plot_02_made.py",
 )

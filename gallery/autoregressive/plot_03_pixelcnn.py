@@ -24,8 +24,6 @@ Time budget: 60 s.
 # The standard split: 1000 training, 350 validation and 447 test images, with 17 grey
 # levels. A type-A :math:`7 \times 7` layer opens the network; gated blocks of type-B
 # :math:`3 \times 3` convolutions follow.
-import time
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -79,10 +77,7 @@ plt.show()
 # The exact negative log-probability of the discrete test images, comparable with the
 # causal-convolution ARM and MADE on the leaderboard.
 test_nll = gdl.metrics.nll(model, x_test)
-
-start = time.perf_counter()
-samples = model.sample(100)
-sample_seconds = time.perf_counter() - start
+samples, sample_seconds = gdl.metrics.timed_sample(model, 100)
 
 gdl.metrics.record(
     "PixelCNN (gated)",
@@ -90,8 +85,8 @@ gdl.metrics.record(
     nll=test_nll,
     kind="exact",
     dims=64,
-    params=model.num_parameters(),
-    train_seconds=history.seconds,
+    model=model,
+    history=history,
     sample_seconds_per_100=sample_seconds,
     source="autoregressive/plot_03_pixelcnn.py",
 )

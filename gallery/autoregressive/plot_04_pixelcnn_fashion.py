@@ -16,8 +16,6 @@ Time budget: 60 s.
 # --------------
 # A subset of the training set, quantised as :math:`\lfloor 4v / 256 \rfloor`, and the
 # first images of the test set.
-import time
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -56,18 +54,16 @@ plt.show()
 # ---------------
 # The exact negative log-probability of 4-level test images, over 784 pixels.
 test_nll = gdl.metrics.nll(model, x_test)
-start = time.perf_counter()
-samples = model.sample(16)
-sample_seconds = time.perf_counter() - start
+samples, sample_seconds = gdl.metrics.timed_sample(model, 16)
 gdl.metrics.record(
     "PixelCNN (gated)",
     dataset="fashion-mnist (4 levels)",
     nll=test_nll,
     kind="exact",
     dims=784,
-    params=model.num_parameters(),
-    train_seconds=history.seconds,
-    sample_seconds_per_100=sample_seconds * 100 / 16,
+    model=model,
+    history=history,
+    sample_seconds_per_100=sample_seconds,
     source="autoregressive/plot_04_pixelcnn_fashion.py",
     note=f"{N_TRAIN} training images, {STEPS} steps; first {N_TEST} test images",
 )
