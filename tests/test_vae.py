@@ -1,0 +1,191 @@
+"""VAE maths: bounds against a linear-Gaussian model whose log p(x) is known in closed form."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.distributions import Independent, MultivariateNormal, Normal, kl_divergence
+
+from gdl.latent import VAE, BetaVAE, HierarchicalVAE
+
+D, Z = 3, 2  # data and latent sizes of the linear-Gaussian model
+SIGMA = 0.5  # decoder noise
+
+
+class LinearGaussianVAE(VAE):
+    r"""p(z) = N(0, I), p(x|z) = N(Wz + b, σ²I), q(z|x) = N(Ax + c, diag s²).
+
+    The marginal is p(x) = N(b, WWᵀ + σ²I). W has orthogonal columns, so the true posterior
+    is a diagonal Gaussian and the encoder family contains it.
+    """
+
+    def __init__(self):
+        super().__init__(event_shape=(D,), num_levels=2, latent_dim=Z, hidden=[1])
+        g = torch.Generator().manual_seed(0)
+        q, _ = torch.linalg.qr(torch.randn(D, D, generator=g))
+        self.register_buffer("W", q[:, :Z] * torch.tensor([2.0, 0.7]))  # (D, Z), orthogonal columns
+        self.register_buffer("b", torch.randn(D, generator=g))
+        self.A = nn.Parameter(torch.zeros(Z, D))
+        self.c = nn.Parameter(torch.zeros(Z))
+        self.log_s = nn.Parameter(torch.zeros(Z))
+
+    def _check_data(self, x):  # continuous data here
+        return self._check_event(x)
+
+    def encode(self, x):
+        return Independent(Normal(x @ self.A.T + self.c, self.log_s.exp()), 1)
+
+    def decode(self, z):
+        return Independent(Normal(z @ self.W.T + self.b, SIGMA), 1)
+
+    def log_marginal(self, x):
+        cov = self.W @ self.W.T + SIGMA**2 * torch.eye(D)
+        return MultivariateNormal(self.b, cov).log_prob(x)
+
+    @torch.no_grad()
+    def set_exact_posterior(self):
+        # Posterior precision I + WᵀW/σ² is diagonal because W's columns are orthogonal.
+        var = 1 / (1 + (self.W**2).sum(0) / SIGMA**2)  # (Z,)
+        self.A.copy_(var[:, None] * self.W.T / SIGMA**2)
+        self.c.copy_(-self.A @ self.b)
+        self.log_s.copy_(0.5 * var.log())
+
+
+@pytest.fixture
+def linear():
+    model = LinearGaussianVAE()
+    x = torch.randn(5, D, generator=torch.Generator().manual_seed(1)) * 2
+    return model, x
+
+
+def _repeat_mean(fn, x, repeats):
+    """Average a per-example estimate over ``repeats`` independent draws, shape (B,)."""
+    xs = x.repeat(repeats, *[1] * (x.dim() - 1))  # (repeats * B, ...)
+    return fn(xs).view(repeats, len(x)).mean(0)
+
+
+def test_elbo_is_below_log_marginal(linear):
+    model, x = linear
+    model.set_exact_posterior()
+    with torch.no_grad():
+        model.c.add_(0.5)  # a wrong encoder: the gap KL(q || p(z|x)) is then positive
+        model.log_s.add_(0.4)
+        elbo = _repeat_mean(model.elbo, x, 4000)
+    assert (elbo < model.log_marginal(x) - 0.05).all()
+
+
+def test_elbo_equals_log_marginal_with_the_exact_posterior(linear):
+    model, x = linear
+    model.set_exact_posterior()
+    with torch.no_grad():
+        # log p(x, z) - log q(z | x) = log p(x) for every z, so each importance weight is exact;
+        # elbo() uses the analytic KL, whose reconstruction term still varies with z.
+        torch.testing.assert_close(model.iwae_bound(x, k=7), model.log_marginal(x), atol=1e-4, rtol=0)
+        elbo = _repeat_mean(model.elbo, x, 20000)
+        torch.testing.assert_close(elbo, model.log_marginal(x), atol=0.03, rtol=0)
+
+
+def test_iwae_bound_tightens_with_k(linear):
+    model, x = linear
+    model.set_exact_posterior()
+    with torch.no_grad():
+        model.c.add_(0.5)
+        model.log_s.add_(0.4)
+    torch.manual_seed(0)
+    log_p = model.log_marginal(x)
+    bounds = [
+        _repeat_mean(lambda v: model.iwae_bound(v, k=k), x, 2000 // k + 20).mean().item()
+        for k in (1, 10, 100, 1000)
+    ]
+    assert all(b < a + 1e-3 for a, b in zip(bounds[1:], bounds[:-1])), bounds  # non-decreasing
+    assert bounds[-1] <= log_p.mean().item() + 0.01
+    assert log_p.mean().item() - bounds[-1] < 0.02  # close to log p(x) at k = 1000
+    assert log_p.mean().item() - bounds[0] > 0.1  # while k = 1 is clearly below
+
+
+def test_iwae_bound_with_k_1_is_the_elbo_in_expectation(linear):
+    model, x = linear
+    with torch.no_grad():
+        model.A.normal_()
+    torch.manual_seed(0)
+    a = _repeat_mean(model.elbo, x, 20000)
+    b = _repeat_mean(lambda v: model.iwae_bound(v, k=1), x, 20000)
+    torch.testing.assert_close(a, b, atol=0.05 * a.abs().max().item() + 0.05, rtol=0)
+
+
+def test_analytic_kl_matches_monte_carlo():
+    model = VAE(event_shape=(1, 4, 4), num_levels=3, latent_dim=4, hidden=[16])
+    x = torch.randint(0, 3, (3, 1, 4, 4))
+    with torch.no_grad():
+        q = model.encode(x)
+        z = q.sample((200_000,))  # (S, B, Z)
+        mc = (q.log_prob(z) - model.prior().log_prob(z)).mean(0)
+        torch.testing.assert_close(kl_divergence(q, model.prior()), mc, atol=0.02, rtol=0.02)
+
+
+def test_encoder_gets_gradients_from_the_reconstruction_term_alone():
+    model = VAE(event_shape=(1, 4, 4), num_levels=3, latent_dim=2, hidden=[16])
+    x = torch.randint(0, 3, (8, 1, 4, 4))
+    reconstruction, _ = model.elbo_terms(x)
+    reconstruction.sum().backward()  # no KL: gradients reach the encoder only through rsample
+    for name, p in model.encoder.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_beta_vae_elbo_does_not_depend_on_beta_but_its_loss_does():
+    kwargs = dict(event_shape=(1, 4, 4), num_levels=3, latent_dim=2, hidden=[16])
+    low, high = BetaVAE(beta=1.0, **kwargs), BetaVAE(beta=4.0, **kwargs)
+    high.load_state_dict(low.state_dict())
+    x = torch.randint(0, 3, (8, 1, 4, 4))
+    results = []
+    for model in (low, high):
+        torch.manual_seed(0)
+        elbo = model.elbo(x)
+        torch.manual_seed(0)
+        results.append((elbo, model.loss(x)))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    assert results[1][1] > results[0][1]  # the KL is positive, so β = 4 costs more
+    torch.manual_seed(0)
+    loss = low.loss(x)
+    torch.manual_seed(0)
+    torch.testing.assert_close(loss, -low.elbo(x).mean())  # β = 1 is the plain VAE
+
+
+def test_hierarchical_vae_elbo_is_below_its_iwae_bound():
+    model = HierarchicalVAE(event_shape=(1, 4, 4), num_levels=3, latent_dims=(4, 2), hidden=[16])
+    x = torch.randint(0, 3, (6, 1, 4, 4))
+    with torch.no_grad():
+        elbo = _repeat_mean(model.elbo, x, 2000)
+        iwae = model.iwae_bound(x, k=2000, chunk_size=500)
+    assert torch.isfinite(elbo).all() and torch.isfinite(iwae).all()
+    assert (elbo < iwae).all()
+    assert (iwae <= 0).all()  # a log-probability of discrete data
+
+
+def test_reconstruct_and_sample_give_valid_images():
+    model = VAE(event_shape=(1, 4, 4), num_levels=3, latent_dim=2, hidden=[16])
+    x = torch.randint(0, 3, (5, 1, 4, 4))
+    r = model.reconstruct(x)
+    assert r.shape == x.shape and r.min() >= 0 and r.max() <= 2
+    s = model.sample(4, mode=True)
+    assert s.shape == (4, 1, 4, 4) and s.dtype == torch.long
+
+
+def test_clear_errors():
+    model = VAE(event_shape=(1, 4, 4), num_levels=3, latent_dim=2, hidden=[16])
+    with pytest.raises(ValueError, match="integer"):
+        model.elbo(torch.rand(2, 1, 4, 4))
+    with pytest.raises(ValueError, match="0..2"):
+        model.elbo(torch.full((2, 1, 4, 4), 3))
+    with pytest.raises(ValueError, match="shape"):
+        model.elbo(torch.zeros(2, 16, dtype=torch.long))
+    with pytest.raises(ValueError, match="k"):
+        model.iwae_bound(torch.zeros(2, 1, 4, 4, dtype=torch.long), k=0)
+    with pytest.raises(ValueError, match="beta"):
+        BetaVAE(beta=-1.0)
+    with pytest.raises(ValueError, match="latent_dims"):
+        HierarchicalVAE(latent_dims=(4,))
+    with pytest.raises(AttributeError, match="elbo"):
+        model.log_prob
+    assert math.isfinite(model.loss(torch.zeros(2, 1, 4, 4, dtype=torch.long)).item())
