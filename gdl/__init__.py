@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 
 #: Submodules, in the order the docs present them.
 MODULES = (
-    "base", "taxonomy", "data", "nn", "train", "metrics", "plot", "autoregressive", "transformer"
+    "base", "taxonomy", "data", "nn", "train", "metrics", "plot", "autoregressive", "transformer",
+    "latent",
 )
 
 #: Public name -> submodule that defines it.
@@ -33,6 +34,10 @@ _NAMES = {
     "CharLSTM": "autoregressive",
     "GPT": "transformer",
     "GPTConfig": "transformer",
+    "VAE": "latent",
+    "BetaVAE": "latent",
+    "HierarchicalVAE": "latent",
+    "VQVAE": "latent",
     "fit": "train",
     "History": "train",
     "TrainingDiverged": "train",
@@ -40,7 +45,7 @@ _NAMES = {
 }
 
 #: Submodules that define models (imported by :func:`import_all`).
-MODEL_MODULES = ("autoregressive", "transformer")
+MODEL_MODULES = ("autoregressive", "transformer", "latent")
 
 __all__ = sorted(_NAMES) + list(MODULES) + ["import_all"]
 

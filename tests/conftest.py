@@ -48,6 +48,42 @@ def tiny_gpt():
     return GPT(vocab_size=5, block_size=6, n_layer=2, n_head=2, n_embd=8), _tiny_tokens()
 
 
+def _tiny_images():
+    return torch.randint(0, 4, (16, 1, 3, 3), generator=torch.Generator().manual_seed(0))
+
+
+def tiny_vae():
+    from gdl.latent import VAE
+
+    return VAE(event_shape=(1, 3, 3), num_levels=4, latent_dim=2, hidden=[8]), _tiny_images()
+
+
+def tiny_beta_vae():
+    from gdl.latent import BetaVAE
+
+    return BetaVAE(beta=4.0, event_shape=(1, 3, 3), num_levels=4, latent_dim=2, hidden=[8]), _tiny_images()
+
+
+def tiny_hierarchical_vae():
+    from gdl.latent import HierarchicalVAE
+
+    model = HierarchicalVAE(
+        event_shape=(1, 3, 3), num_levels=4, latent_dims=(3, 2), hidden=[8], hidden_top=[4]
+    )
+    return model, _tiny_images()
+
+
+def tiny_vqvae():
+    from gdl.latent import VQVAE
+
+    model = VQVAE(
+        event_shape=(1, 4, 4), num_levels=4, num_codes=4, code_dim=2, hidden=4,
+        prior_hidden=4, prior_blocks=1,
+    )
+    data = torch.randint(0, 4, (16, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+    return model, data
+
+
 #: Model class name -> factory of (tiny model, a batch of its data). Every registered model
 #: must appear here (test_contract checks that), so no model escapes the contract tests.
 TINY_MODELS = {
@@ -56,6 +92,10 @@ TINY_MODELS = {
     "PixelCNN": tiny_pixelcnn,
     "CharLSTM": tiny_char_lstm,
     "GPT": tiny_gpt,
+    "VAE": tiny_vae,
+    "BetaVAE": tiny_beta_vae,
+    "HierarchicalVAE": tiny_hierarchical_vae,
+    "VQVAE": tiny_vqvae,
 }
 
 

@@ -32,6 +32,7 @@ PAGES = {
     "leaderboard.html": True,
     "chapters/01-generative-modeling.html": True,
     "chapters/02-deep-learning.html": True,
+    "chapters/03-vae.html": True,
     "chapters/05-autoregressive.html": True,
     "chapters/09-transformers.html": True,
     "auto_examples/index.html": False,
@@ -41,9 +42,12 @@ PAGES = {
     "auto_examples/autoregressive/plot_04_pixelcnn_fashion.html": False,
     "auto_examples/autoregressive/plot_05_lstm_text.html": False,
     "auto_examples/transformers/plot_01_gpt.html": True,
+    "auto_examples/latent/plot_01_vae_digits.html": True,
+    "auto_examples/latent/plot_04_vqvae.html": True,
     "auto_examples/data/plot_01_datasets.html": True,
     "api/autoregressive.html": True,
     "api/transformer.html": True,
+    "api/latent.html": True,
     "references.html": False,
 }
 
