@@ -58,7 +58,7 @@ print(f"{model.num_parameters():,} parameters, code grid {model.grid_shape}")
 # One loss trains everything: the straight-through estimator carries the reconstruction
 # gradient past the argmin to the encoder, the codebook term pulls the chosen codes towards
 # the encoder's outputs, the commitment term holds the encoder near them, and the PixelCNN
-# prior learns the (detached) code grids as they settle. Validation tracks :math:`-`ELBO.
+# prior learns the (detached) code grids as they settle. Validation tracks the negative ELBO.
 history = gdl.fit(
     model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR,
     val_data=x_val, eval_every=EVAL_EVERY, seed=0, log_every=1_000,
