@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from gdl.autoregressive import CausalConvARM
+from gdl.autoregressive import MADE, CausalConvARM, PixelCNN
 from gdl.nn import CausalConv1d
 
 
@@ -86,18 +86,27 @@ def test_low_temperature_gives_the_greedy_path():
     assert torch.equal(samples.view(5, -1), x.expand(5, -1))
 
 
-def test_log_prob_rejects_bad_input_with_clear_errors():
-    model = CausalConvARM(event_shape=(1, 2, 2), num_levels=3, hidden=4, num_layers=2)
+DISCRETE_PIXEL_MODELS = {
+    "CausalConvARM": lambda: CausalConvARM(event_shape=(1, 2, 2), num_levels=3, hidden=4, num_layers=2),
+    "MADE": lambda: MADE(event_shape=(1, 2, 2), num_levels=3, hidden=[8]),
+    "PixelCNN": lambda: PixelCNN(event_shape=(1, 2, 2), num_levels=3, hidden=4, num_blocks=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DISCRETE_PIXEL_MODELS))
+def test_discrete_pixel_models_reject_bad_input_with_clear_errors(name):
+    model = DISCRETE_PIXEL_MODELS[name]()
     with pytest.raises(ValueError, match="x must have shape"):
         model.log_prob(torch.zeros(2, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="integers in 0..2"):
         model.log_prob(torch.full((2, 1, 2, 2), 3))
     with pytest.raises(ValueError, match="integers"):
         model.log_prob(torch.zeros(2, 1, 2, 2))
-    with pytest.raises(ValueError, match="temperature"):
-        model.sample(2, temperature=0.0)
+    for temperature in (0.0, -1.0):
+        with pytest.raises(ValueError, match="temperature"):
+            model.sample(2, temperature=temperature)
     with pytest.raises(ValueError, match="num_levels"):
-        CausalConvARM(num_levels=1)
+        type(model)(num_levels=1)
 
 
 def test_training_lowers_the_nll_of_digits():

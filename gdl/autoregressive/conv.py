@@ -94,7 +94,7 @@ class CausalConvARM(GenerativeModel):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Exact :math:`\\log p(x)` in nats, shape ``(B,)``."""
-        x = self._check_levels(x)
+        x = check_levels(self._check_event(x), self.num_levels)
         return self.conditionals(x).log_prob(x.reshape(len(x), self.dims)).sum(-1)
 
     @torch.no_grad()
@@ -112,6 +112,3 @@ class CausalConvARM(GenerativeModel):
             logits = self.net(self.encode(x))[:, :, i]  # (n, K): depends on x[:, :i] only
             x[:, i] = Categorical(logits=logits / temperature).sample()
         return x.view(n, *self.event_shape)
-
-    def _check_levels(self, x: torch.Tensor) -> torch.Tensor:
-        return check_levels(self._check_event(x), self.num_levels)
