@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import sys
@@ -125,6 +126,7 @@ def fit(
     device: str | torch.device | None = None,
     progress: bool | None = None,
     log_every: int | None = None,
+    ema: float | None = None,
 ) -> History:
     r"""Train ``model`` on ``data`` for ``steps`` mini-batch steps.
 
@@ -150,6 +152,10 @@ def fit(
         progress: show a progress bar; default: only when standard error is a terminal.
             Otherwise (e.g. in the docs build) a plain line is printed every ``log_every`` steps.
         log_every: steps between plain log lines (default ``eval_every``; 0 to silence).
+        ema: decay :math:`\gamma` of an exponential moving average of the weights (Polyak
+            averaging), :math:`\bar\theta \leftarrow \gamma\bar\theta + (1-\gamma)\theta` after
+            every step. Validation, early stopping and the returned model then use the averaged
+            weights, which are usually smoother and generalise better. ``None``: no averaging.
 
     Returns:
         a :class:`History`.
@@ -165,6 +171,8 @@ def fit(
         raise ValueError(f"lr must be > 0, got {lr!r}")
     if patience is not None and patience < 1:
         raise ValueError(f"patience must be None or >= 1, got {patience!r}")
+    if ema is not None and not 0 < ema < 1:
+        raise ValueError(f"ema must be None or a decay in (0, 1), got {ema!r}")
     tensors = _as_tuple(data)
     n = len(tensors[0])
     if n == 0:
@@ -181,6 +189,7 @@ def fit(
     if val_data is not None and val_metric is None:
         val_metric = _default_val_metric(model)
 
+    averaged = _WeightAverage(model, ema) if ema is not None else None
     history = History()
     best_state, best_val, bad_evals = None, math.inf, 0
     bar = _progress_bar(steps) if progress else None
@@ -202,6 +211,8 @@ def fit(
         loss = logs["loss"]
         if not math.isfinite(loss):
             raise _diverged(model, loss, step, lr)
+        if averaged is not None:
+            averaged.update()
         history.steps.append(step)
         history.train_loss.append(loss)
         for k, v in logs.items():
@@ -211,15 +222,16 @@ def fit(
         line = None
         if val_data is not None and (step % eval_every == 0 or step == steps):
             model.eval()
-            value = evaluate(val_metric, val_data, device=device)
+            with averaged.swapped() if averaged is not None else contextlib.nullcontext():
+                value = evaluate(val_metric, val_data, device=device)
+                if value < best_val:
+                    best_val, bad_evals, history.best_step = value, 0, step
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_evals += 1
             model.train()
             history.val_steps.append(step)
             history.val_metric.append(value)
-            if value < best_val:
-                best_val, bad_evals, history.best_step = value, 0, step
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_evals += 1
             line = f"step {step:>6}/{steps}  loss {_recent(history):9.3f}  val {value:9.3f}"
             if patience is not None and bad_evals >= patience:
                 history.stopped_early = True
@@ -240,10 +252,42 @@ def fit(
         history.best_val = best_val
     else:
         history.best_step = history.steps[-1]
+        if averaged is not None:
+            averaged.copy_to_model()
     model.eval()
     if history.stopped_early and log_every:
         print(f"stopped early at step {history.steps[-1]}; kept step {history.best_step}")
     return history
+
+
+class _WeightAverage:
+    """An exponential moving average of a model's floating-point parameters."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.model, self.decay = model, decay
+        self.params = [p for p in model.parameters() if p.is_floating_point()]
+        self.average = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1 - self.decay)
+
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        for p, a in zip(self.params, self.average):
+            p.copy_(a)
+
+    @contextlib.contextmanager
+    def swapped(self):
+        """Inside the block the model holds the averaged weights; the live ones come back after."""
+        live = [p.detach().clone() for p in self.params]
+        self.copy_to_model()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, w in zip(self.params, live):
+                    p.copy_(w)
 
 
 def _parameters_finite(model) -> bool:

@@ -71,6 +71,42 @@ def test_early_stopping_keeps_the_best_weights():
     assert metrics.nll(model, x_val) == pytest.approx(h.best_val, rel=1e-5)
 
 
+def test_ema_returns_the_moving_average_of_the_weights():
+    # Replay the same run by hand: plain Adam steps on the same batches, averaging as we go.
+    x = torch.randn(64, 1, generator=torch.Generator().manual_seed(1)) * 2 + 3
+    decay, steps = 0.9, 30
+    model = Gaussian1D()
+    fit(model, x, steps=steps, batch_size=16, lr=0.05, seed=0, log_every=0, ema=decay)
+
+    replay = Gaussian1D()
+    generator = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    optimizer = replay.configure_optimizers(0.05)
+    average = [p.detach().clone() for p in replay.parameters()]
+    order, cursor = torch.randperm(64, generator=generator), 0
+    for _ in range(steps):
+        if cursor + 16 > 64:
+            order, cursor = torch.randperm(64, generator=generator), 0
+        batch = x[order[cursor : cursor + 16]]
+        cursor += 16
+        replay.train_step(batch, optimizer)
+        average = [decay * a + (1 - decay) * p.detach() for a, p in zip(average, replay.parameters())]
+    for p, a, live in zip(model.parameters(), average, replay.parameters()):
+        torch.testing.assert_close(p.detach(), a)
+        assert not torch.allclose(a, live.detach())  # the average is not the last step
+
+
+def test_ema_drives_validation_and_leaves_the_average_in_the_model():
+    x = torch.randn(256, 1, generator=torch.Generator().manual_seed(2)) + 1
+    model = Gaussian1D()
+    history = fit(model, x, steps=40, batch_size=32, lr=0.1, val_data=x[:64], eval_every=10,
+                  seed=0, log_every=0, ema=0.8)
+    best = history.val_metric[history.val_steps.index(history.best_step)]
+    assert evaluate(lambda b: -model.log_prob(b), x[:64]) == pytest.approx(best, rel=1e-6)
+    with pytest.raises(ValueError, match="ema"):
+        fit(model, x, steps=1, ema=1.0)
+
+
 def test_divergence_stops_with_a_clear_error():
     model, x = arm_and_data()
     with torch.no_grad():
