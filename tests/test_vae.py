@@ -189,3 +189,76 @@ def test_clear_errors():
     with pytest.raises(AttributeError, match="elbo"):
         model.log_prob
     assert math.isfinite(model.loss(torch.zeros(2, 1, 4, 4, dtype=torch.long)).item())
+
+
+# ------------------------------------------------------------ discretised logistic decoder
+def _logistic_masses(loc, scale, num_levels):
+    """Masses of one logistic on the bins [k - 1/2, k + 1/2], outer bins open; written out."""
+    cdf = lambda v: 1 / (1 + math.exp(-(v - loc) / scale))  # noqa: E731
+    masses = []
+    for k in range(num_levels):
+        hi = 1.0 if k == num_levels - 1 else cdf(k + 0.5)
+        lo = 0.0 if k == 0 else cdf(k - 0.5)
+        masses.append(hi - lo)
+    return torch.tensor(masses, dtype=torch.float64)
+
+
+def test_discretized_logistic_matches_its_closed_form_and_sums_to_one():
+    from gdl.latent import DiscretizedLogisticMixture
+
+    L = 7
+    # one component: logit 0, location 1.3 levels above the middle, scale e^-0.4
+    params = torch.tensor([[0.0], [1.3], [-0.4]], dtype=torch.float64)
+    probs = DiscretizedLogisticMixture(params, L).probs
+    expected = _logistic_masses(1.3 + (L - 1) / 2, math.exp(-0.4), L)
+    assert expected.sum().item() == pytest.approx(1.0, abs=1e-12)  # the open outer bins
+    torch.testing.assert_close(probs, expected)
+
+    # two components mix with their softmax weights
+    params = torch.tensor([[0.5, -1.0], [-2.0, 1.5], [0.2, -0.7]], dtype=torch.float64)
+    w = torch.softmax(params[0], 0)
+    mixed = sum(
+        w[m] * _logistic_masses(params[1, m].item() + (L - 1) / 2, math.exp(params[2, m].item()), L)
+        for m in range(2)
+    )
+    torch.testing.assert_close(DiscretizedLogisticMixture(params, L).probs, mixed)
+
+
+def test_discretized_logistic_log_prob_reads_the_observed_bin_of_probs():
+    from gdl.latent import DiscretizedLogisticMixture
+
+    torch.manual_seed(0)
+    L = 17
+    p = DiscretizedLogisticMixture(torch.randn(4, 5, 3, 3, dtype=torch.float64), L)
+    levels = torch.arange(L, dtype=torch.float64).view(L, 1, 1)  # every level, broadcast
+    torch.testing.assert_close(p.log_prob(levels), p.probs.log().movedim(-1, 0))
+    assert p.sample((6,)).shape == (6, 4, 5) and p.mode.shape == (4, 5)
+
+
+@pytest.mark.parametrize("decoder", ["categorical", "logistic"])
+def test_vae_marginal_sums_to_one_and_bounds_it_on_a_tiny_space(decoder):
+    # Two pixels of three levels and a 1-D code: p(x) = ∫ p(x|z) p(z) dz by quadrature.
+    torch.manual_seed(0)
+    model = VAE(
+        event_shape=(1, 1, 2), num_levels=3, latent_dim=1, hidden=[8], decoder=decoder, num_mixtures=2
+    ).double()
+    images = torch.cartesian_prod(torch.arange(3), torch.arange(3)).view(9, 1, 1, 2)
+    z = torch.linspace(-8, 8, 4001, dtype=torch.float64)[:, None]  # (G, 1)
+    with torch.no_grad():
+        log_px_given_z = model.decode(z[:, None]).log_prob(images)  # (G, 9)
+        log_prior = Normal(0.0, 1.0).log_prob(z)  # (G, 1)
+        log_px = torch.logsumexp(log_px_given_z + log_prior, 0) + math.log(z[1, 0] - z[0, 0])
+        assert torch.logsumexp(log_px, 0).item() == pytest.approx(0.0, abs=1e-6)
+        elbo = _repeat_mean(model.elbo, images, 4000)
+    assert (elbo <= log_px + 1e-3).all()
+
+
+def test_logistic_decoder_errors():
+    from gdl.latent import DiscretizedLogisticMixture
+
+    with pytest.raises(ValueError, match="decoder"):
+        VAE(decoder="gaussian")
+    with pytest.raises(ValueError, match="num_mixtures"):
+        VAE(decoder="logistic", num_mixtures=0)
+    with pytest.raises(ValueError, match="params"):
+        DiscretizedLogisticMixture(torch.zeros(4, 2), 5)

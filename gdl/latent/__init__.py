@@ -19,7 +19,9 @@ The gap is the KL divergence from the encoder to the true posterior. One module 
   Gaussian latents and a categorical decoder over the grey levels of each pixel.
 """
 
-from .vae import VAE, BetaVAE, HierarchicalVAE
+from .vae import VAE, BetaVAE, HierarchicalVAE, DiscretizedLogisticMixture
 from .vqvae import VQVAE, VectorQuantizer
 
-__all__ = ["VAE", "BetaVAE", "HierarchicalVAE", "VQVAE", "VectorQuantizer"]
+__all__ = [
+    "VAE", "BetaVAE", "HierarchicalVAE", "VQVAE", "VectorQuantizer", "DiscretizedLogisticMixture"
+]

@@ -3,6 +3,9 @@ r"""Variational autoencoders: a Gaussian code, an encoder that guesses it, and t
 The decoder puts a categorical distribution over the ``num_levels`` grey levels of every pixel,
 so :meth:`VAE.elbo` bounds the log-probability of the *discrete* image, in nats, and is
 directly comparable with the exact :math:`\log p(\mathbf{x})` of the autoregressive models.
+That categorical has either free logits (``decoder="categorical"``) or the masses of a
+discretised mixture of logistics (``decoder="logistic"``, :class:`DiscretizedLogisticMixture`),
+which knows that neighbouring grey levels are alike and overfits less on small data sets.
 
 Example:
     >>> import torch
@@ -19,14 +22,97 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Independent, Normal, kl_divergence
+from torch.distributions import Categorical, Distribution, Independent, Normal, constraints, kl_divergence
+from torch.distributions.utils import lazy_property
 from torch.nn import functional as F
 
 from ..base import GenerativeModel
 from ..nn import MLP
 from ..taxonomy import register
 
-__all__ = ["VAE", "BetaVAE", "HierarchicalVAE"]
+__all__ = [
+    "VAE", "BetaVAE", "HierarchicalVAE", "DiscretizedLogisticMixture"
+]
+
+#: Pixel decoders: name -> number of network outputs per pixel (given levels L, mixtures M).
+DECODERS = {"categorical": lambda L, M: L, "logistic": lambda L, M: 3 * M}
+
+
+class DiscretizedLogisticMixture(Distribution):
+    r"""A distribution over the grey levels ``0 .. L-1`` from a mixture of logistics.
+
+    Each of :math:`M` components is a logistic with location :math:`\mu_m` and scale
+    :math:`s_m` on the level axis; level :math:`k` receives the mass of its bin
+    :math:`[k - \tfrac12, k + \tfrac12]`, with the outer bins stretched to :math:`\pm\infty` so
+    the masses sum to one:
+
+    .. math::
+
+        P(k) = \sum_{m=1}^{M} \pi_m \Big[\sigma\Big(\frac{k + \frac12 - \mu_m}{s_m}\Big)
+        - \sigma\Big(\frac{k - \frac12 - \mu_m}{s_m}\Big)\Big].
+
+    :meth:`log_prob` evaluates only the bin of each observed level, which is what the ELBO
+    and the importance weights need; :attr:`probs` evaluates all :math:`L` bins, for sampling.
+
+    Arguments:
+        params: ``(..., 3, M)``: mixture logits, locations (offset from the middle level) and
+            log-scales of the :math:`M` components.
+        num_levels: the number of levels :math:`L`.
+
+    Example:
+        >>> p = DiscretizedLogisticMixture(torch.zeros(5, 3, 2), num_levels=17)
+        >>> round(p.probs.sum(-1)[0].item(), 5), p.mode[0].item(), p.sample().shape
+        (1.0, 8, torch.Size([5]))
+
+    References:
+        Salimans, Karpathy, Chen and Kingma, *PixelCNN++*, ICLR 2017.
+        https://arxiv.org/abs/1701.05517
+    """
+
+    arg_constraints: dict = {}
+
+    def __init__(self, params: torch.Tensor, num_levels: int):
+        if params.dim() < 2 or params.shape[-2] != 3:
+            raise ValueError(f"params must have shape (..., 3, M), got {tuple(params.shape)}")
+        self.num_levels = int(num_levels)
+        logit_pi, loc, log_scale = params.unbind(-2)  # (..., M) each
+        self.log_weights = F.log_softmax(logit_pi, -1)
+        self.loc = loc + (num_levels - 1) / 2  # every component starts mid-range
+        self.inv_scale = torch.exp(-log_scale.clamp(min=-7.0))
+        super().__init__(batch_shape=params.shape[:-2], validate_args=False)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self.num_levels - 1)
+
+    def _cdf(self, v: torch.Tensor) -> torch.Tensor:
+        """Each component's CDF at ``v`` (broadcast against the batch), shape ``(..., M)``."""
+        return torch.sigmoid((v[..., None] - self.loc) * self.inv_scale)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        k = value.to(self.loc.dtype)
+        upper = torch.where(k[..., None] >= self.num_levels - 1, 1.0, self._cdf(k + 0.5))
+        lower = torch.where(k[..., None] <= 0, 0.0, self._cdf(k - 0.5))
+        mass = ((upper - lower) * self.log_weights.exp()).sum(-1)  # mixture mass of the bin
+        return torch.log(mass.clamp(min=1e-12))
+
+    @lazy_property
+    def probs(self) -> torch.Tensor:
+        """The masses of all levels, shape ``(..., L)``."""
+        edges = torch.arange(self.num_levels - 1, dtype=self.loc.dtype, device=self.loc.device)
+        cdf = self._cdf(edges.view(-1, *[1] * len(self.batch_shape)) + 0.5)  # (L-1, ..., M)
+        cdf = torch.movedim(cdf, 0, -2)  # (..., L-1, M)
+        cdf = torch.cat([torch.zeros_like(cdf[..., :1, :]), cdf, torch.ones_like(cdf[..., :1, :])], -2)
+        mass = cdf.diff(dim=-2)  # (..., L, M): each component's mass per bin, summing to 1
+        return (mass * self.log_weights.exp()[..., None, :]).sum(-1)  # (..., L)
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.probs.argmax(-1)
+
+    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        with torch.no_grad():
+            return Categorical(probs=self.probs).sample(sample_shape)
 
 
 def _gaussian(params: torch.Tensor) -> Independent:
@@ -56,7 +142,14 @@ def _check_dropout(dropout: float) -> float:
 class _LatentModel(GenerativeModel):
     """What the VAEs share: pixel decoding, input checks and the importance-weighted bound."""
 
-    def __init__(self, event_shape: Sequence[int], num_levels: int, latent_dim: int):
+    def __init__(
+        self,
+        event_shape: Sequence[int],
+        num_levels: int,
+        latent_dim: int,
+        decoder: str = "categorical",
+        num_mixtures: int = 3,
+    ):
         super().__init__()
         event_shape = tuple(int(s) for s in event_shape)
         if len(event_shape) == 0 or any(s < 1 for s in event_shape):
@@ -67,6 +160,13 @@ class _LatentModel(GenerativeModel):
             raise ValueError(f"num_levels must be at least 2, got {num_levels}")
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {latent_dim}")
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {sorted(DECODERS)}, got {decoder!r}")
+        if not isinstance(num_mixtures, int) or num_mixtures < 1:
+            raise ValueError(f"num_mixtures must be a positive int, got {num_mixtures!r}")
+        self.decoder_kind, self.num_mixtures = decoder, num_mixtures
+        #: network outputs per pixel of the decoder
+        self.pixel_params = DECODERS[decoder](num_levels, num_mixtures)
         self.event_shape = event_shape
         self.num_levels = num_levels
         self.latent_dim = latent_dim
@@ -93,13 +193,17 @@ class _LatentModel(GenerativeModel):
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         """Integer images ``(B, *event_shape)`` -> encoder inputs in [0, 1], shape ``(B, D)``."""
-        return x.reshape(len(x), -1).float() / (self.num_levels - 1)
+        return x.reshape(len(x), -1).to(self.prior_loc.dtype) / (self.num_levels - 1)
 
-    def _pixels(self, logits: torch.Tensor) -> Independent:
-        r"""The decoder :math:`p(\mathbf{x}\mid\mathbf{z})` from ``(..., D * L)`` logits."""
-        logits = logits.view(*logits.shape[:-1], *self.event_shape, self.num_levels)
-        # logits: (..., *event_shape, L), one categorical per pixel
-        return Independent(Categorical(logits=logits), len(self.event_shape))
+    def _pixels(self, out: torch.Tensor) -> Independent:
+        r"""The decoder :math:`p(\mathbf{x}\mid\mathbf{z})` from ``(..., D * pixel_params)`` outputs."""
+        out = out.view(*out.shape[:-1], *self.event_shape, self.pixel_params)
+        if self.decoder_kind == "categorical":
+            pixels = Categorical(logits=out)  # (..., *event_shape) categoricals over L levels
+        else:
+            params = out.view(*out.shape[:-1], 3, self.num_mixtures)  # (..., *event_shape, 3, M)
+            pixels = DiscretizedLogisticMixture(params, self.num_levels)
+        return Independent(pixels, len(self.event_shape))
 
     def _log_weights(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """``k`` log importance weights per example, shape ``(k, B)``."""
@@ -194,6 +298,9 @@ class VAE(_LatentModel):
         hidden: hidden sizes of the encoder MLP; the decoder mirrors them.
         dropout: dropout rate after every hidden layer, a regulariser for small data sets
             (off in ``eval()`` mode, where bounds should be computed).
+        decoder: ``"categorical"`` (free logits per level) or ``"logistic"`` (a discretised
+            mixture of logistics per pixel, see :func:`discretized_logistic_mixture`).
+        num_mixtures: logistic components per pixel when ``decoder="logistic"``.
 
     Example:
         >>> import torch
@@ -216,11 +323,14 @@ class VAE(_LatentModel):
         latent_dim: int = 16,
         hidden: Sequence[int] = (256, 256),
         dropout: float = 0.0,
+        decoder: str = "categorical",
+        num_mixtures: int = 3,
     ):
-        super().__init__(event_shape, num_levels, latent_dim)
+        super().__init__(event_shape, num_levels, latent_dim, decoder, num_mixtures)
         hidden, dropout = list(hidden), _check_dropout(dropout)
         self.encoder = _mlp(self.num_dims, hidden, 2 * latent_dim, dropout)  # means, pre-scales
-        self.decoder = _mlp(latent_dim, hidden[::-1], self.num_dims * num_levels, dropout)  # logits
+        # outputs per pixel: L logits, or 3 M mixture parameters
+        self.decoder = _mlp(latent_dim, hidden[::-1], self.num_dims * self.pixel_params, dropout)
 
     def encode(self, x: torch.Tensor) -> Independent:
         r"""The approximate posterior :math:`q(\mathbf{z}\mid\mathbf{x})`, batch shape ``(B,)``."""
@@ -340,6 +450,8 @@ class HierarchicalVAE(_LatentModel):
         hidden: hidden sizes of the data-side MLPs (x → z1 and z1 → x).
         hidden_top: hidden sizes of the MLPs between z1 and z2.
         dropout: dropout rate after every hidden layer of the data-side MLPs.
+        decoder: ``"categorical"`` or ``"logistic"``, as for :class:`VAE`.
+        num_mixtures: logistic components per pixel when ``decoder="logistic"``.
 
     Example:
         >>> import torch
@@ -360,17 +472,19 @@ class HierarchicalVAE(_LatentModel):
         hidden: Sequence[int] = (256, 256),
         hidden_top: Sequence[int] = (64,),
         dropout: float = 0.0,
+        decoder: str = "categorical",
+        num_mixtures: int = 3,
     ):
         if len(latent_dims) != 2 or any(d < 1 for d in latent_dims):
             raise ValueError(f"latent_dims must be two positive ints (z1, z2), got {latent_dims}")
         z1_dim, z2_dim = (int(d) for d in latent_dims)
-        super().__init__(event_shape, num_levels, z2_dim)  # the prior N(0, I) is on z2
+        super().__init__(event_shape, num_levels, z2_dim, decoder, num_mixtures)  # prior on z2
         self.latent_dims = (z1_dim, z2_dim)
         hidden, hidden_top, dropout = list(hidden), list(hidden_top), _check_dropout(dropout)
         self.q_z1 = _mlp(self.num_dims, hidden, 2 * z1_dim, dropout)  # q(z1 | x)
         self.q_z2 = MLP(z1_dim, hidden_top, 2 * z2_dim)  # q(z2 | z1)
         self.p_z1 = MLP(z2_dim, hidden_top[::-1], 2 * z1_dim)  # p(z1 | z2)
-        self.p_x = _mlp(z1_dim, hidden[::-1], self.num_dims * num_levels, dropout)  # p(x | z1)
+        self.p_x = _mlp(z1_dim, hidden[::-1], self.num_dims * self.pixel_params, dropout)  # p(x|z1)
 
     def encode(self, x: torch.Tensor) -> Independent:
         r""":math:`q(\mathbf{z}_1\mid\mathbf{x})`, batch shape ``(B,)``."""

@@ -211,9 +211,9 @@ class VQVAE(GenerativeModel):
         prior_blocks: gated blocks of the PixelCNN prior.
 
     Shapes:
-        ``loss(x)``: ``(B, 1, H, W)`` integers → scalar.
-        ``encode(x)``: → ``(B, 1, h, w)`` int64 codes (a one-channel "image" of code indices).
-        ``sample(n)``: → ``(n, 1, H, W)`` int64.
+        - ``loss(x)``: ``(B, 1, H, W)`` integers → scalar.
+        - ``encode(x)``: → ``(B, 1, h, w)`` int64 codes (a one-channel "image" of code indices).
+        - ``sample(n)``: → ``(n, 1, H, W)`` int64.
 
     Example:
         >>> model = VQVAE(event_shape=(1, 8, 8), num_levels=17, num_codes=8, code_dim=4, hidden=8,
