@@ -2,7 +2,8 @@
 
 * ``{gdl-taxonomy}``: the family table, written from :mod:`gdl.taxonomy` so the page and the
   code cannot drift apart.
-* ``{gdl-leaderboard}``: the results that the gallery scripts measured in this build.
+* ``{gdl-leaderboard}``: the results that the gallery scripts measured in this build (likelihoods
+  and sample quality).
 * ``tight_matplotlib_scraper``: sphinx-gallery's matplotlib scraper with a tight bounding box.
 * offline intersphinx inventories, compiled from ``docs/_inventories/*.txt``.
 """
@@ -94,15 +95,28 @@ class DensityTable(DynamicDirective):
         return self.markdown("\n".join(rows))
 
 
+def _milliseconds(seconds) -> str:
+    """Seconds as milliseconds, with a decimal only where the number is small."""
+    if seconds is None:
+        return ""
+    ms = 1000 * seconds
+    return f"{ms:.1f}" if ms < 10 else f"{ms:,.0f}"
+
+
 class Leaderboard(DynamicDirective):
-    """Test negative log-likelihoods measured by the gallery scripts of this build."""
+    """Test negative log-likelihoods and sample quality measured by the gallery scripts of this build.
+
+    Rows with a likelihood form the first table, best NLL first; models without one (implicit
+    models, energy-based models) follow in a second table, ranked by the Fréchet distance on gdl
+    features. Both tables show the sample-quality columns where a script passed samples.
+    """
 
     has_content = False
     option_spec = {"dataset": str}
 
     def run(self):
         self.note_dynamic()
-        from gdl.metrics import KINDS, load_results
+        from gdl.metrics import load_results
 
         folder = Path(os.environ.get("GDL_RESULTS_DIR", DOCS / "auto_examples" / "_results"))
         dataset = self.options.get("dataset", "digits")
@@ -123,23 +137,54 @@ class Leaderboard(DynamicDirective):
         def num(v, fmt):
             return "" if v is None else format(v, fmt)
 
-        table = [
-            "| Model | Test NLL (nats/image) | bits/dim | What the number is | Parameters "
-            "| Training (s) | Sampling 100 (s) | Script |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for r in rows:
-            script = ""
-            if r.get("source"):
-                stem = Path(r["source"]).stem
-                section = Path(r["source"]).parent.name
-                script = f"{{doc}}`script </auto_examples/{section}/{stem}>`"
-            table.append(
-                f"| {_cell(r['model'])} | {r['nll']:.2f} | {r['bits_per_dim']:.3f} "
-                f"| {KINDS[r['kind']]} | {num(r['params'], ',')} | {num(r['train_seconds'], '.1f')} "
-                f"| {num(r['sample_seconds_per_100'], '.2f')} | {script} |"
-            )
-        return self.markdown("\n".join(table))
+        def script(r):
+            if not r.get("source"):
+                return ""
+            stem = Path(r["source"]).stem
+            section = Path(r["source"]).parent.name
+            return f"{{doc}}`script </auto_examples/{section}/{stem}>`"
+
+        def quality(r):
+            q = r.get("sample_quality") or {}
+            if not q:
+                return "| | | "
+            return f"| {q['fd']:.1f} | {q['precision']:.2f} | {q['recall']:.2f} "
+
+        quality_head = "| FD on gdl features | Precision | Recall "
+        tail = "| Parameters | Training (s) | Sampling 100 (ms) | Script |"
+        with_nll = [r for r in rows if r.get("nll") is not None]
+        without = [r for r in rows if r.get("nll") is None]
+        text = []
+        if with_nll:
+            table = [
+                "| Model | Test NLL (nats/image) | bits/dim | Kind " + quality_head + tail,
+                "|---" * 11 + "|",
+            ]
+            for r in with_nll:
+                table.append(
+                    f"| {_cell(r['model'])} | {r['nll']:.2f} | {r['bits_per_dim']:.3f} "
+                    f"| {r['kind']} " + quality(r)
+                    + f"| {num(r['params'], ',')} | {num(r['train_seconds'], '.1f')} "
+                    f"| {_milliseconds(r['sample_seconds_per_100'])} | {script(r)} |"
+                )
+            text.append("\n".join(table))
+        if without:
+            table = [
+                "Models without a likelihood, ranked by the Fréchet distance on gdl features:",
+                "",
+                "| Model " + quality_head + "| Classes covered " + tail,
+                "|---" * 9 + "|",
+            ]
+            for r in without:
+                q = r.get("sample_quality") or {}
+                classes = f"{q['classes_covered']}/{q['num_classes']}" if q else ""
+                table.append(
+                    f"| {_cell(r['model'])} " + quality(r) + f"| {classes} "
+                    f"| {num(r['params'], ',')} | {num(r['train_seconds'], '.1f')} "
+                    f"| {_milliseconds(r['sample_seconds_per_100'])} | {script(r)} |"
+                )
+            text.append("\n".join(table))
+        return self.markdown("\n\n".join(text))
 
 
 def _outdated(app, env, added, changed, removed):
