@@ -1,0 +1,281 @@
+"""Diffusion maths: schedules against their closed forms, the bound, DDIM and the denoisers."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+import gdl
+from gdl import data
+from gdl.diffusion import DDPM, NoiseSchedule, cosine_betas, linear_betas
+from gdl.diffusion.ddpm import _log_bin_probability
+
+N = 40_000  # Monte Carlo draws for the moment tests
+
+
+# ---------------------------------------------------------------- schedules
+def test_linear_schedule_matches_ho_et_al():
+    b = linear_betas(1000)
+    assert b[0].item() == pytest.approx(1e-4) and b[-1].item() == pytest.approx(0.02)
+    assert torch.allclose(b.diff(), torch.full((999,), (0.02 - 1e-4) / 999, dtype=b.dtype))
+    # shorter schedules keep the total noise about the same
+    for T in (50, 200):
+        a_T = torch.prod(1 - linear_betas(T))
+        assert a_T.item() == pytest.approx(torch.prod(1 - b).item(), rel=0.2, abs=1e-4)
+
+
+def test_cosine_schedule_follows_its_closed_form():
+    T, s = 200, 0.008
+    sched = NoiseSchedule(cosine_betas(T, s=s))
+    t = torch.arange(1, T + 1, dtype=torch.float64)
+    f = lambda u: torch.cos((u / T + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+    expected = (f(t) / f(torch.zeros(1, dtype=torch.float64))).float()
+    unclipped = sched.betas < 0.999
+    assert torch.allclose(sched.alphas_cumprod[unclipped], expected[unclipped], rtol=1e-4, atol=1e-7)
+
+
+def test_schedule_buffers_are_named_after_their_formulas():
+    s = NoiseSchedule(linear_betas(50))
+    a_bar = torch.cumprod(1 - s.betas.double(), 0)
+    a_prev = torch.cat([torch.ones(1, dtype=torch.float64), a_bar[:-1]])
+    assert torch.allclose(s.alphas_cumprod.double(), a_bar, rtol=1e-5)
+    assert torch.allclose(s.sqrt_alphas_cumprod.double(), a_bar.sqrt(), rtol=1e-5)
+    assert torch.allclose(s.sqrt_one_minus_alphas_cumprod.double(), (1 - a_bar).sqrt(), rtol=1e-5)
+    beta_tilde = s.betas.double() * (1 - a_prev) / (1 - a_bar)
+    assert torch.allclose(s.posterior_variance.double(), beta_tilde, rtol=1e-5)
+    assert s.posterior_variance[0] == 0  # x_0 is known exactly given x_1 and x_0
+
+
+def test_q_posterior_is_bayes_rule():
+    # q(x_{t-1} | x_t, x_0) ∝ q(x_t | x_{t-1}) q(x_{t-1} | x_0): multiply the two Gaussians.
+    s = NoiseSchedule(cosine_betas(30))
+    t = torch.arange(1, 30)
+    x0, x_t = torch.randn(29), torch.randn(29)
+    beta, a_prev = s.betas[t], s.alphas_cumprod_prev[t]
+    precision = (1 - beta) / beta + 1 / (1 - a_prev)
+    mean = ((1 - beta).sqrt() * x_t / beta + a_prev.sqrt() * x0 / (1 - a_prev)) / precision
+    got_mean, got_var = s.q_posterior(x0, x_t, t)
+    assert torch.allclose(got_var, 1 / precision, rtol=1e-4)
+    assert torch.allclose(got_mean, mean, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("t", [0, 7, 19])
+def test_q_sample_matches_closed_form_and_the_product_of_steps(t):
+    s = NoiseSchedule(linear_betas(20))
+    x0 = torch.tensor([-1.0, 0.3, 0.9]).expand(N, 3)
+    # one jump with q_sample
+    x_t = s.q_sample(x0, torch.full((N,), t))
+    mean, var = s.q_mean_variance(x0[:1], torch.tensor([t]))
+    se = (var[0] / N).sqrt()
+    assert (x_t.mean(0) - mean[0]).abs().max() < 5 * se.max()
+    assert torch.allclose(x_t.var(0), var[0], rtol=0.05)
+    # t + 1 small steps x_s = sqrt(1 - beta_s) x_{s-1} + sqrt(beta_s) eps
+    x = x0.clone()
+    for step in range(t + 1):
+        x = (1 - s.betas[step]).sqrt() * x + s.betas[step].sqrt() * torch.randn_like(x)
+    assert (x.mean(0) - mean[0]).abs().max() < 5 * se.max()
+    assert torch.allclose(x.var(0), var[0], rtol=0.05)
+
+
+# ---------------------------------------------------------------- the discrete decoder and the bound
+def test_discretised_gaussian_sums_to_one_over_the_levels():
+    L = 17
+    levels = torch.linspace(-1, 1, L)[:, None]  # (L, 1)
+    mean = torch.tensor([-3.0, -1.0, -0.03, 0.0, 0.5, 0.99, 4.0])  # including far tails
+    for std in (1e-3, 0.05, 2.0):
+        log_p = _log_bin_probability(levels, mean, torch.tensor(std), 1 / (L - 1))
+        assert torch.isfinite(log_p).all()
+        assert torch.allclose(log_p.exp().sum(0), torch.ones(len(mean)), atol=1e-5)
+
+
+def test_elbo_is_a_bound_on_uniform_data():
+    # Data uniform over all L^D images have entropy D log L; no model beats it on average.
+    L, shape = 3, (1, 2, 2)
+    x = torch.tensor(list(itertools.product(range(L), repeat=4))).view(-1, *shape)
+    for prediction in ("eps", "levels"):
+        model = DDPM(event_shape=shape, num_levels=L, num_steps=50, hidden=[16], prediction=prediction)
+        torch.manual_seed(0)
+        nll = -torch.stack([model.elbo(x) for _ in range(4)]).mean()
+        assert torch.isfinite(nll)
+        assert nll >= 4 * math.log(L) - 0.05
+
+
+def test_untrained_level_posterior_is_exact_for_independent_uniform_pixels():
+    # The network starts at zero, so p(x0 = c | x_t) ∝ N(x_t; sqrt(a) c, 1 - a): Bayes' rule for
+    # pixels drawn uniformly from the levels.
+    L = 5
+    model = DDPM(event_shape=(1, 2, 2), num_levels=L, num_steps=40, hidden=[8], prediction="levels")
+    x_t = torch.randn(6, 1, 2, 2)
+    t = torch.tensor([0, 3, 10, 20, 30, 39])
+    c = torch.linspace(-1, 1, L)
+    a = model.schedule.alphas_cumprod[t].view(-1, 1, 1, 1, 1)
+    w = torch.softmax(-((x_t[..., None] - a.sqrt() * c) ** 2) / (2 * (1 - a)), dim=-1)
+    assert torch.allclose(model.predict_x0(x_t, t), (w * c).sum(-1), atol=1e-5)
+
+
+def test_elbo_is_finite_and_improves_with_training():
+    x, _ = data.digits("train")
+    x = x[:200]
+    model = DDPM(num_steps=50, hidden=[64, 64], prediction="levels")
+    torch.manual_seed(0)
+    before = -model.elbo(x).mean().item()
+    gdl.fit(model, x, steps=150, batch_size=64, lr=2e-3, seed=0, progress=False, log_every=0)
+    torch.manual_seed(0)
+    after = -model.elbo(x).mean().item()
+    assert math.isfinite(before) and math.isfinite(after)
+    assert after < before - 5
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(prediction="eps", network="mlp"), dict(prediction="levels", network="unet", channels=8)],
+)
+def test_every_parameter_gets_a_gradient(kwargs):
+    model = DDPM(event_shape=(1, 4, 4), num_levels=5, num_steps=10, hidden=[8], **kwargs)
+    # the zero-initialised output layer stops gradients reaching earlier layers at first;
+    # one optimiser step from the loss's gradient lets them flow
+    x = torch.randint(0, 5, (16, 1, 4, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.loss(x).backward()
+    opt.step()
+    opt.zero_grad()
+    model.loss(x).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{name} got no gradient"
+
+
+# ---------------------------------------------------------------- the optimal denoiser
+def test_trained_denoiser_approaches_the_optimal_one_for_gaussian_data():
+    # x0 ~ N(m, s^2) per dimension (finely discretised): E[x0 | x_t] is linear in x_t.
+    L, m, sd = 401, torch.tensor([0.3, -0.2]), torch.tensor([0.25, 0.1])
+    g = torch.Generator().manual_seed(0)
+    x0 = (m + sd * torch.randn(4000, 2, generator=g)).clamp(-1, 1)
+    x = ((x0 + 1) * (L - 1) / 2).round().long()
+    model = DDPM(event_shape=(2,), num_levels=L, num_steps=20, hidden=[64, 64])
+    gdl.fit(model, x, steps=1500, batch_size=256, lr=3e-3, seed=0, progress=False, log_every=0)
+    t = torch.tensor([2, 5, 10, 15]).repeat_interleave(500)
+    x0_test = m + sd * torch.randn(len(t), 2, generator=g)
+    x_t = model.q_sample(x0_test, t)
+    a = model.schedule.alphas_cumprod[t][:, None]
+    x0_optimal = m + a.sqrt() * sd**2 / (a * sd**2 + 1 - a) * (x_t - a.sqrt() * m)
+    eps_optimal = (x_t - a.sqrt() * x0_optimal) / (1 - a).sqrt()
+    with torch.no_grad():
+        eps = model.predict_noise(x_t, t)
+    # the optimal noise prediction has mean square about 1; the learned one is within 1%
+    assert (eps - eps_optimal).pow(2).mean() < 0.01 * eps_optimal.pow(2).mean()
+    assert torch.allclose(model.score(x_t, t), -eps / (1 - a).sqrt())
+
+
+# ---------------------------------------------------------------- DDIM
+def test_ddim_with_eta_one_is_the_ddpm_posterior_step():
+    model = DDPM(event_shape=(1, 2, 2), num_levels=5, num_steps=20, hidden=[8], variance="posterior")
+    with torch.no_grad():
+        for p in model.parameters():  # a non-trivial network
+            p.add_(0.3 * torch.randn_like(p))
+        x_t = torch.randn(4, 1, 2, 2)
+        for t in (1, 8, 19):
+            mean, sigma = model.ddim_step(x_t, t, t - 1, eta=1.0)
+            p_mean, p_var = model.p_mean_variance(x_t, torch.full((4,), t))
+            assert torch.allclose(sigma**2, model.schedule.posterior_variance[t], rtol=1e-4)
+            assert torch.allclose(sigma**2, p_var, rtol=1e-4)
+            assert torch.allclose(mean, p_mean, atol=1e-5)
+
+
+def test_ddim_with_eta_zero_is_deterministic():
+    model = DDPM(event_shape=(1, 2, 2), num_levels=5, num_steps=30, hidden=[8])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x_T = torch.randn(6, 1, 2, 2)
+    torch.manual_seed(1)
+    a = model.reverse(x_T, steps=10, eta=0.0)
+    torch.manual_seed(2)
+    b = model.reverse(x_T, steps=10, eta=0.0)
+    torch.manual_seed(2)
+    c = model.reverse(x_T, steps=10, eta=1.0)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+    assert model.timesteps(10)[0] == 29 and model.timesteps(10)[-1] == 0
+
+
+def test_sampling_returns_levels_and_keeps_the_path():
+    model = DDPM(event_shape=(1, 2, 2), num_levels=5, num_steps=12, hidden=[8])
+    s = model.sample(7, steps=4)
+    assert s.dtype == torch.long and s.min() >= 0 and s.max() <= 4
+    path = model.reverse(torch.randn(3, 1, 2, 2), keep=True)
+    assert len(path) == 13 and path[-1].shape == (3, 1, 2, 2)
+
+
+# ---------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(num_steps=0), "num_steps"),
+        (dict(schedule="quadratic"), "schedule"),
+        (dict(variance="learned"), "variance"),
+        (dict(prediction="v"), "prediction"),
+        (dict(network="transformer"), "network"),
+        (dict(num_levels=1), "num_levels"),
+        (dict(schedule=torch.full((5,), 0.1), num_steps=6), "schedule"),
+    ],
+)
+def test_bad_hyperparameters_are_clear_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DDPM(**kwargs)
+
+
+def test_bad_inputs_are_clear_errors():
+    model = DDPM(event_shape=(1, 2, 2), num_levels=3, num_steps=5, hidden=[4])
+    with pytest.raises(ValueError, match="x must lie in"):
+        model.elbo(torch.full((2, 1, 2, 2), 3))
+    with pytest.raises(ValueError, match="integer"):
+        model.loss(torch.zeros(2, 1, 2, 2))
+    with pytest.raises(ValueError, match="steps"):
+        model.sample(2, steps=6)
+    with pytest.raises(ValueError, match="eta"):
+        model.sample(2, eta=0.5)
+    with pytest.raises(ValueError, match="t must"):
+        model.q_sample(torch.zeros(2, 1, 2, 2), torch.tensor([0, 5]))
+
+
+def test_probability_flow_estimate_is_finite_and_seeded():
+    x, _ = data.digits("test")
+    model = DDPM(num_steps=40, hidden=[32], prediction="levels")
+    torch.manual_seed(0)
+    a = model.ode_nll(x[:20], steps=10)
+    torch.manual_seed(0)
+    b = model.ode_nll(x[:20], steps=10)
+    assert a.shape == (20,) and torch.isfinite(a).all()
+    assert torch.equal(a, b)
+    assert not a.requires_grad
+
+
+class _PointMass(DDPM):
+    """A DDPM whose clean-image estimate is always the grey image 0: data at a single point."""
+
+    def predict_x0(self, x_t, t, clip=True):
+        return x_t * 0.0  # constant, but still part of the autograd graph
+
+
+def test_probability_flow_of_a_linear_map_matches_its_exact_density():
+    # With a constant estimate of x_0, each DDIM step from data to noise only rescales,
+    # x_t' = c x_t with c = sqrt((1 - a_t') / (1 - a_t)): a linear map whose density is exact.
+    model = _PointMass(event_shape=(1, 2, 2), num_levels=3, num_steps=50, hidden=[8])
+    x = torch.randint(0, 3, (64, 1, 2, 2))
+    torch.manual_seed(0)
+    estimate = model.ode_nll(x, steps=20)
+    torch.manual_seed(0)
+    x0 = model.to_unit(x)
+    x1 = model.q_sample(x0, 0)
+    a = model.schedule.alphas_cumprod
+    scale = ((1 - a[-1]) / (1 - a[0])).sqrt()  # x_T = scale * x_1
+    log_p = torch.distributions.Normal(0.0, 1.0).log_prob(scale * x1).sum((1, 2, 3)) + 4 * scale.log()
+    # decoder N(0, beta_1) around the estimate 0; bins of half-width 1/2, the outer ones open
+    z = 0.5 / model.schedule.betas[0].sqrt()
+    log_tail = torch.special.log_ndtr(-z)  # the mass of either outer bin
+    log_mass = torch.where(x0 == 0, torch.log1p(-2 * log_tail.exp()), log_tail)
+    l0 = -log_mass.sum((1, 2, 3))
+    entropy = 4 * torch.distributions.Normal(0.0, (1 - a[0]).sqrt()).entropy()
+    exact = l0 - entropy - log_p
+    assert torch.allclose(estimate, exact, rtol=1e-4)
