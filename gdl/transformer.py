@@ -172,9 +172,9 @@ class GPT(TokenARM):
         **overrides: fields of :class:`GPTConfig` to replace, e.g. ``n_layer=4``.
 
     Shapes:
-        ``log_prob``: ``(B, T)`` int64 → ``(B,)`` nats.
-        ``sample(n)``: → ``(n, T)`` int64, 0 after the end token.
-        ``attention(idx)``: ``(B, t)`` → ``(n_layer, B, n_head, t, t)``.
+        - ``log_prob``: ``(B, T)`` int64 → ``(B,)`` nats.
+        - ``sample(n)``: → ``(n, T)`` int64, 0 after the end token.
+        - ``attention(idx)``: ``(B, t)`` → ``(n_layer, B, n_head, t, t)``.
 
     Example:
         >>> import torch

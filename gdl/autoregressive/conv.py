@@ -39,8 +39,8 @@ class CausalConvARM(GenerativeModel):
         num_layers: number of convolutions (at least 2).
 
     Shapes:
-        ``log_prob``: ``(B, *event_shape)`` integers → ``(B,)`` nats.
-        ``sample(n)``: → ``(n, *event_shape)`` int64.
+        - ``log_prob``: ``(B, *event_shape)`` integers → ``(B,)`` nats.
+        - ``sample(n)``: → ``(n, *event_shape)`` int64.
 
     Example:
         >>> import torch

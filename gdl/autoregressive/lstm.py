@@ -41,8 +41,8 @@ class CharLSTM(TokenARM):
         dropout: dropout between stacked layers (needs ``num_layers >= 2``).
 
     Shapes:
-        ``log_prob``: ``(B, T)`` int64 → ``(B,)`` nats.
-        ``sample(n)``: → ``(n, T)`` int64, 0 after the end token.
+        - ``log_prob``: ``(B, T)`` int64 → ``(B,)`` nats.
+        - ``sample(n)``: → ``(n, T)`` int64, 0 after the end token.
 
     Example:
         >>> import torch

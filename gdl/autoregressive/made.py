@@ -55,8 +55,8 @@ class MADE(GenerativeModel):
         seed: draw a random ordering from this seed instead (not with ``ordering``).
 
     Shapes:
-        ``log_prob``: ``(B, *event_shape)`` integers → ``(B,)`` nats.
-        ``sample(n)``: → ``(n, *event_shape)`` int64.
+        - ``log_prob``: ``(B, *event_shape)`` integers → ``(B,)`` nats.
+        - ``sample(n)``: → ``(n, *event_shape)`` int64.
 
     Example:
         >>> import torch

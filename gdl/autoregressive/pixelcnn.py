@@ -93,8 +93,8 @@ class PixelCNN(GenerativeModel):
             active in training mode only (:func:`gdl.fit` leaves the model in eval mode).
 
     Shapes:
-        ``log_prob``: ``(B, 1, H, W)`` integers → ``(B,)`` nats.
-        ``sample(n)``: → ``(n, 1, H, W)`` int64.
+        - ``log_prob``: ``(B, 1, H, W)`` integers → ``(B,)`` nats.
+        - ``sample(n)``: → ``(n, 1, H, W)`` int64.
 
     Example:
         >>> import torch
