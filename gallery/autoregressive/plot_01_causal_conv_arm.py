@@ -69,7 +69,7 @@ plt.show()
 # The categorical output makes this the exact negative log-*probability* of the discrete
 # test images, in nats per image and bits per pixel.
 test_nll = gdl.metrics.nll(model, x_test)
-samples, sample_seconds = gdl.metrics.timed_sample(model, 100)
+samples, sample_seconds = gdl.metrics.timed_sample(model, 1000)  # also scored for quality
 
 gdl.metrics.record(
     "Causal-conv ARM",
@@ -81,6 +81,7 @@ gdl.metrics.record(
     history=history,
     sample_seconds_per_100=sample_seconds,
     source="autoregressive/plot_01_causal_conv_arm.py",
+    samples=samples,
 )
 
 # %%

@@ -77,7 +77,7 @@ plt.show()
 # The exact negative log-probability of the discrete test images, comparable with the
 # causal-convolution ARM and MADE on the leaderboard.
 test_nll = gdl.metrics.nll(model, x_test)
-samples, sample_seconds = gdl.metrics.timed_sample(model, 100)
+samples, sample_seconds = gdl.metrics.timed_sample(model, 1000)  # also scored for quality
 
 gdl.metrics.record(
     "PixelCNN (gated)",
@@ -89,6 +89,7 @@ gdl.metrics.record(
     history=history,
     sample_seconds_per_100=sample_seconds,
     source="autoregressive/plot_03_pixelcnn.py",
+    samples=samples,
 )
 
 # %%

@@ -83,11 +83,12 @@ with torch.no_grad():
     test_bound = -model.elbo(x_test).mean().item()
 print(f"test: reconstruction {terms['reconstruction']:.1f} + prior {terms['prior']:.1f} "
       f"= {test_bound:.1f} nats/image (bound)")
-samples, sample_seconds = gdl.metrics.timed_sample(model, 100)
+samples, sample_seconds = gdl.metrics.timed_sample(model, 1000)  # also scored for quality
 gdl.metrics.record(
     "VQ-VAE (PixelCNN prior)", dataset="digits", nll=test_bound, kind="bound", dims=64,
     model=model, history=history, sample_seconds_per_100=sample_seconds,
     source="latent/plot_04_vqvae.py",
+    samples=samples,
 )
 
 # %%
