@@ -70,7 +70,7 @@ autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-napoleon_custom_sections = [("Shapes", "params_style"), ("References", "notes_style")]
+napoleon_custom_sections = [("Shapes", "notes_style"), ("References", "notes_style")]
 
 # Links to torch / numpy / matplotlib. Offline (CI), the small inventories in _inventories/
 # are used; online, the projects' own inventories are tried first.
@@ -95,6 +95,20 @@ sphinx_gallery_conf = {
     "examples_dirs": ["../gallery"],
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
+    # Families in the order of the taxonomy; the comparison across families comes last, after
+    # every script has recorded its results.
+    "subsection_order": [
+        "../gallery/data",
+        "../gallery/autoregressive",
+        "../gallery/transformers",
+        "../gallery/flows",
+        "../gallery/latent",
+        "../gallery/energy",
+        "../gallery/diffusion",
+        "../gallery/gan",
+        "*",
+        "../gallery/compare",
+    ],
     "within_subsection_order": "FileNameSortKey",
     "doc_module": ("gdl",),
     "backreferences_dir": "generated/backreferences",

@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 #: Submodules, in the order the docs present them.
 MODULES = (
     "base", "taxonomy", "data", "nn", "train", "metrics", "plot", "autoregressive", "transformer",
-    "latent",
+    "latent", "flows", "gan", "ebm", "diffusion",
 )
 
 #: Public name -> submodule that defines it.
@@ -38,6 +38,16 @@ _NAMES = {
     "BetaVAE": "latent",
     "HierarchicalVAE": "latent",
     "VQVAE": "latent",
+    "RealNVP": "flows",
+    "Glow": "flows",
+    "MAF": "flows",
+    "GAN": "gan",
+    "DCGAN": "gan",
+    "WGANGP": "gan",
+    "ConditionalGAN": "gan",
+    "EBM": "ebm",
+    "NCSN": "diffusion",
+    "DDPM": "diffusion",
     "fit": "train",
     "History": "train",
     "TrainingDiverged": "train",
@@ -45,7 +55,7 @@ _NAMES = {
 }
 
 #: Submodules that define models (imported by :func:`import_all`).
-MODEL_MODULES = ("autoregressive", "transformer", "latent")
+MODEL_MODULES = ("autoregressive", "transformer", "latent", "flows", "gan", "ebm", "diffusion")
 
 __all__ = sorted(_NAMES) + list(MODULES) + ["import_all"]
 

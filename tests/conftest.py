@@ -84,6 +84,74 @@ def tiny_vqvae():
     return model, data
 
 
+def tiny_realnvp():
+    from gdl.flows import RealNVP
+
+    data = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    return RealNVP(event_shape=(2,), num_couplings=2, hidden=8), data
+
+
+def tiny_glow():
+    from gdl.flows import Glow
+
+    model = Glow(event_shape=(1, 4, 4), levels=2, steps=1, hidden=4, num_levels=4)
+    data = torch.randint(0, 4, (16, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+    return model, data
+
+
+def tiny_maf():
+    from gdl.flows import MAF
+
+    data = torch.randn(16, 3, generator=torch.Generator().manual_seed(0))
+    return MAF(event_shape=(3,), num_layers=2, hidden=[8]), data
+
+
+def tiny_gan():
+    from gdl.gan import GAN
+
+    return GAN(event_shape=(2,), latent_dim=2, hidden=[8]), torch.randn(16, 2)
+
+
+def tiny_dcgan():
+    from gdl.gan import DCGAN
+
+    data = torch.randint(0, 4, (16, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+    return DCGAN(event_shape=(1, 4, 4), num_levels=4, latent_dim=3, width=4), data
+
+
+def tiny_wgan_gp():
+    from gdl.gan import WGANGP
+
+    return WGANGP(event_shape=(2,), latent_dim=2, hidden=[8], n_critic=2), torch.randn(16, 2)
+
+
+def tiny_conditional_gan():
+    from gdl.gan import ConditionalGAN
+
+    model = ConditionalGAN(event_shape=(1, 3, 3), num_levels=4, num_classes=3, latent_dim=2, hidden=[8])
+    return model, _tiny_images()
+
+
+def tiny_ebm():
+    from gdl.ebm import EBM
+
+    model = EBM(event_shape=(2,), hidden=[8], steps=3, buffer_size=32)
+    return model, torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+
+
+def tiny_ncsn():
+    from gdl.diffusion import NCSN
+
+    model = NCSN(event_shape=(2,), hidden=[8], num_sigmas=3, steps_per_sigma=2)
+    return model, torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+
+
+def tiny_ddpm():
+    from gdl.diffusion import DDPM
+
+    return DDPM(event_shape=(1, 3, 3), num_levels=4, num_steps=10, hidden=[8]), _tiny_images()
+
+
 #: Model class name -> factory of (tiny model, a batch of its data). Every registered model
 #: must appear here (test_contract checks that), so no model escapes the contract tests.
 TINY_MODELS = {
@@ -96,6 +164,16 @@ TINY_MODELS = {
     "BetaVAE": tiny_beta_vae,
     "HierarchicalVAE": tiny_hierarchical_vae,
     "VQVAE": tiny_vqvae,
+    "RealNVP": tiny_realnvp,
+    "Glow": tiny_glow,
+    "MAF": tiny_maf,
+    "GAN": tiny_gan,
+    "DCGAN": tiny_dcgan,
+    "WGANGP": tiny_wgan_gp,
+    "ConditionalGAN": tiny_conditional_gan,
+    "EBM": tiny_ebm,
+    "NCSN": tiny_ncsn,
+    "DDPM": tiny_ddpm,
 }
 
 
