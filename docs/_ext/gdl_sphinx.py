@@ -170,7 +170,8 @@ class Leaderboard(DynamicDirective):
             text.append("\n".join(table))
         if without:
             table = [
-                "Models without a likelihood, ranked by the Fréchet distance on gdl features:",
+                "Models without a likelihood value (implicit, or unnormalised), ranked by the Fréchet "
+                "distance on gdl features:",
                 "",
                 "| Model " + quality_head + "| Classes covered " + tail,
                 "|---" * 9 + "|",

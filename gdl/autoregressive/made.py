@@ -11,7 +11,7 @@ from torch.distributions import Bernoulli, Categorical
 from ..base import GenerativeModel
 from ..nn import MaskedLinear
 from ..taxonomy import register
-from ._discrete import check_levels, check_num_levels, check_temperature
+from .._discrete import check_levels, check_num_levels, check_temperature
 
 __all__ = ["MADE"]
 

@@ -9,7 +9,7 @@ from torch.distributions import Categorical
 from ..base import GenerativeModel
 from ..nn import MaskedConv2d
 from ..taxonomy import register
-from ._discrete import check_levels, check_num_levels, check_temperature
+from .._discrete import check_levels, check_num_levels, check_temperature
 
 __all__ = ["PixelCNN", "GatedBlock"]
 

@@ -28,6 +28,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 from torch.nn import functional as F
 
+from .._discrete import check_levels
 from ..base import GenerativeModel
 from ..nn import TimeMLP, TimeUNet
 from ..taxonomy import register
@@ -198,15 +199,7 @@ class DDPM(GenerativeModel):
 
     def _check_data(self, x: torch.Tensor) -> torch.Tensor:
         """Raise a ValueError unless ``x`` is a batch of integer images in ``0 .. num_levels-1``."""
-        self._check_event(x)
-        if x.dtype.is_floating_point or x.dtype == torch.bool:
-            raise ValueError(f"x must hold integer grey levels, got dtype {x.dtype}")
-        if x.numel() and (x.min() < 0 or x.max() >= self.num_levels):
-            raise ValueError(
-                f"x must lie in 0..{self.num_levels - 1}, "
-                f"got values in {x.min().item()}..{x.max().item()}"
-            )
-        return x
+        return check_levels(self._check_event(x), self.num_levels)
 
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         r"""Integer levels :math:`x \in \{0..L-1\}` to :math:`x_0 = 2x/(L-1) - 1 \in [-1, 1]`."""

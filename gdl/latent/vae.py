@@ -22,10 +22,18 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, Normal, constraints, kl_divergence
+from torch.distributions import (
+    Categorical,
+    Distribution,
+    Independent,
+    Normal,
+    constraints,
+    kl_divergence,
+)
 from torch.distributions.utils import lazy_property
 from torch.nn import functional as F
 
+from .._discrete import check_levels
 from ..base import GenerativeModel
 from ..nn import MLP
 from ..taxonomy import register
@@ -181,15 +189,7 @@ class _LatentModel(GenerativeModel):
 
     def _check_data(self, x: torch.Tensor) -> torch.Tensor:
         """Raise a ValueError unless ``x`` is a batch of integer images in ``0 .. num_levels-1``."""
-        self._check_event(x)
-        if x.dtype.is_floating_point or x.dtype == torch.bool:
-            raise ValueError(f"x must hold integer grey levels, got dtype {x.dtype}")
-        if x.numel() and (x.min() < 0 or x.max() >= self.num_levels):
-            raise ValueError(
-                f"x must lie in 0..{self.num_levels - 1}, "
-                f"got values in {x.min().item()}..{x.max().item()}"
-            )
-        return x
+        return check_levels(self._check_event(x), self.num_levels)
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         """Integer images ``(B, *event_shape)`` -> encoder inputs in [0, 1], shape ``(B, D)``."""

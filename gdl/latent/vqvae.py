@@ -17,7 +17,7 @@ from torch import nn
 from torch.distributions import Categorical, Independent
 
 from ..autoregressive import PixelCNN
-from ..autoregressive._discrete import check_levels, check_num_levels, check_temperature
+from .._discrete import check_levels, check_num_levels, check_temperature
 from ..base import GenerativeModel
 from ..taxonomy import register
 

@@ -1,4 +1,4 @@
-"""Argument checks shared by the autoregressive models of discrete data."""
+"""Argument checks shared by the models of discrete data (grey levels, tokens, codes)."""
 
 from __future__ import annotations
 
