@@ -107,15 +107,15 @@ plt.show()
 # The FD mixes two failures; :math:`k`-NN precision (are the samples on the data manifold?)
 # and recall (is all of the data manifold reached?) separate them. Blurry or noisy samples
 # lose precision; a collapsed generator loses recall.
-fig, ax = plt.subplots(figsize=(5.5, 5))
-for name, (_, _, q) in references.items():
-    ax.scatter(q["recall"], q["precision"], color="0.5", marker="s")
-    ax.annotate(name, (q["recall"], q["precision"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
-for name, q in models:
-    ax.scatter(q["recall"], q["precision"], color="C0")
-    ax.annotate(name, (q["recall"], q["precision"]), fontsize=8, xytext=(3, 3), textcoords="offset points")
-ax.set(xlim=(0, 1.05), ylim=(0, 1.05), xlabel="recall", ylabel="precision")
-ax.set_title("Precision and recall (k = 5)")
+points = [(name, q) for name, (_, _, q) in references.items()] + models
+fig, axes = plt.subplots(1, 2, figsize=(9, 0.35 * len(points) + 1.5), sharey=True)
+for ax, key in zip(axes, ["precision", "recall"]):
+    values = [q[key] for _, q in points]
+    ax.barh(range(len(points)), values, color=["0.7"] * len(references) + ["C1"] * len(models))
+    ax.set(xlim=(0, 1), xlabel=key, title=f"{key.capitalize()} (k = 5, higher is better)")
+axes[0].set_yticks(range(len(points)), [name for name, _ in points])
+axes[0].invert_yaxis()
+plt.tight_layout()
 plt.show()
 
 # %%
