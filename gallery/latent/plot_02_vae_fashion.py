@@ -53,6 +53,8 @@ model.eval()
 with torch.no_grad():
     neg_elbo = -model.elbo(x_test).mean().item()
 print(f"test -ELBO {neg_elbo:.1f} nats/image ({gdl.metrics.bits_per_dim(neg_elbo, 784):.3f} bits/dim)")
+torch.manual_seed(0)
+samples = model.sample(1000)  # scored for sample quality against the test images
 gdl.metrics.record(
     "VAE, 2-D latent (−ELBO)",
     dataset="fashion-mnist (4 levels)",
@@ -63,6 +65,7 @@ gdl.metrics.record(
     history=history,
     source="latent/plot_02_vae_fashion.py",
     note=f"{N_TRAIN} training images, {STEPS} steps; first {N_TEST} test images",
+    samples=samples,
 )
 
 # %%
