@@ -109,6 +109,7 @@ class CausalConvARM(GenerativeModel):
         check_temperature(temperature)
         x = torch.zeros(n, self.dims, dtype=torch.long, device=self.device)
         for i in range(self.dims):
-            logits = self.net(self.encode(x))[:, :, i]  # (n, K): depends on x[:, :i] only
+            # Output i depends on x[:, :i] only, so the positions after i are left out.
+            logits = self.net(self.encode(x)[..., : i + 1])[:, :, i]  # (n, K)
             x[:, i] = Categorical(logits=logits / temperature).sample()
         return x.view(n, *self.event_shape)

@@ -228,7 +228,9 @@ class PixelCNN(GenerativeModel):
                 todo = ~known[:, 0, i, j]  # (B,)
                 if not todo.any():
                     continue
-                logits = self.logits(self.encode(x))[:, :, i, j]  # (B, K): sees x before (i, j)
+                # Rows below i cannot reach row i, so only rows 0..i go through the network.
+                past = self.encode(x[:, :, : i + 1])  # (B, 1, i + 1, W)
+                logits = self.logits(past)[:, :, i, j]  # (B, K): sees x before (i, j)
                 draw = Categorical(logits=logits / temperature).sample()
                 x[:, 0, i, j] = torch.where(todo, draw, x[:, 0, i, j])
         return x
