@@ -57,6 +57,7 @@ __all__ = [
     "timed_sample",
     "record",
     "load_results",
+    "load_samples",
     "RESULTS_ENV",
     "frechet_distance",
     "precision_recall",
@@ -160,7 +161,9 @@ def record(
         note: a short remark.
         samples: model samples on the data's own scale; if given, :func:`sample_quality` scores
             them against the test split and the row stores the scores under
-            ``"sample_quality"``.
+            ``"sample_quality"``. Inside the build they are also saved beside the row (its
+            ``"samples_file"``; :func:`load_samples` reads them back), so that they can be
+            scored again with other feature networks.
 
     Returns:
         the stored record.
@@ -211,8 +214,17 @@ def record(
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^a-z0-9]+", "-", f"{dataset} {name}".lower()).strip("-")
+        if samples is not None:
+            row["samples_file"] = f"{slug}.samples.pt"
+            torch.save(torch.as_tensor(samples).detach().cpu().float(), path / row["samples_file"])
         (path / f"{slug}.json").write_text(json.dumps(row, indent=1))
     return row
+
+
+def load_samples(folder: str | os.PathLike, row: dict) -> torch.Tensor | None:
+    """The samples :func:`record` saved with ``row`` in ``folder``, or ``None`` if it has none."""
+    name = row.get("samples_file")
+    return None if name is None else torch.load(Path(folder) / name)
 
 
 def load_results(folder: str | os.PathLike) -> list[dict]:

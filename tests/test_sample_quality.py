@@ -130,6 +130,10 @@ def test_record_rows_without_a_likelihood(tmp_path, monkeypatch, capsys):
     rows = metrics.load_results(tmp_path)
     assert [r["model"] for r in rows] == ["Model B", "Model A", "Sampler"]
     assert json.loads((tmp_path / "digits-sampler.json").read_text())["kind"] == "none"
+    # the scored samples are kept beside their row, to be scored again by other feature networks
+    assert torch.equal(metrics.load_samples(tmp_path, rows[2]), x_train.float())
+    assert metrics.load_samples(tmp_path, rows[0]).shape == (500, 1, 8, 8)
+    assert metrics.load_samples(tmp_path, rows[1]) is None
     with pytest.raises(ValueError, match="nll=None needs kind='none'"):
         metrics.record("M", dataset="digits", nll=None, kind="exact", samples=x_train)
     with pytest.raises(ValueError, match="needs samples"):
