@@ -15,7 +15,7 @@ BUILD := docs/_build
 export OMP_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: site install system-deps python-deps mathjax html html-noplot times test clean
+.PHONY: site install system-deps python-deps mathjax html html-noplot times test seeds clean
 
 site: install html
 
@@ -62,6 +62,10 @@ html-noplot: install
 # Per-script times from sphinx-gallery's report.
 times:
 	@$(BIN)/python docs/_ext/gallery_times.py docs
+
+# The digits scripts with targets, rerun under seeds 0, 1, 2: mean and spread of each result.
+seeds: python-deps
+	$(BIN)/python tests/benchmarks/seeds.py
 
 test: $(BUILD)/html/index.html
 	$(BIN)/python -m pytest

@@ -1,0 +1,110 @@
+"""Run gallery scripts under several seeds and print the spread of what they record.
+
+Each script reads its seed from the environment variable ``GDL_SEED`` (0 when unset, as in the
+docs build). This runs every script once per seed, each in a fresh process with one thread,
+collects the rows it passes to :func:`gdl.metrics.record`, and prints, per model, the test
+NLL (or bound / estimate) and the FD on gdl features for every seed with their mean and
+standard deviation, the order of the models by FD under each seed, and each script's time.
+
+    python tests/benchmarks/seeds.py                      # the digits scripts, seeds 0 1 2
+    python tests/benchmarks/seeds.py gallery/flows/plot_02_flows_digits.py --seeds 0 1 2 3
+
+``make seeds`` runs the default set. It takes about a quarter of an hour on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The scripts whose results carry a target (NLL bound, sample quality) on the digits.
+DEFAULT_SCRIPTS = [
+    "gallery/flows/plot_02_flows_digits.py",
+    "gallery/latent/plot_01_vae_digits.py",
+    "gallery/diffusion/plot_02_ddpm_digits.py",
+    "gallery/energy/plot_02_ebm_digits.py",
+    "gallery/gan/plot_02_dcgan_digits.py",
+]
+
+
+def run(script: Path, seed: int, results: Path) -> float:
+    """Run ``script`` with ``GDL_SEED=seed``, its rows going to ``results``; return seconds."""
+    env = dict(os.environ, GDL_SEED=str(seed), OMP_NUM_THREADS="1", MPLBACKEND="Agg",
+               PYTHONHASHSEED="0")
+    env["GDL_RESULTS_DIR"] = str(results)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, script.name], cwd=script.parent, env=env,
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{script} failed with seed {seed}:\n{done.stderr[-3000:]}")
+    return seconds
+
+
+def spread(values: list[float]) -> str:
+    each = " ".join(f"{v:7.2f}" for v in values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{each}  | {statistics.mean(values):7.2f} ± {sd:5.2f}"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("scripts", nargs="*", default=DEFAULT_SCRIPTS, help="gallery scripts")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--json", type=Path, help="also write every row here")
+    args = parser.parse_args(argv)
+
+    rows: dict[tuple[str, str], dict[int, dict]] = {}  # (dataset, model) -> seed -> row
+    times: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.scripts:
+            script = (ROOT / name).resolve()
+            if not script.is_file():
+                sys.exit(f"no such gallery script: {name}")
+            for seed in args.seeds:
+                results = Path(tmp) / f"{script.stem}-{seed}"
+                seconds = run(script, seed, results)
+                times.setdefault(name, []).append(seconds)
+                print(f"{name} seed {seed}: {seconds:.1f} s", flush=True)
+                for path in sorted(results.glob("*.json")):
+                    row = json.loads(path.read_text())
+                    rows.setdefault((row["dataset"], row["model"]), {})[seed] = row
+
+    seeds = " ".join(f"{s:>7}" for s in args.seeds)
+    print(f"\nNLL per test example (nats; kind in brackets), seeds {seeds}  | mean ± sd")
+    for (dataset, model), by_seed in rows.items():
+        values = [by_seed[s]["nll"] for s in args.seeds if s in by_seed]
+        if None not in values:
+            kind = next(iter(by_seed.values()))["kind"]
+            print(f"  {dataset:>8} {model + ' [' + kind + ']':<52} {spread(values)}")
+    print(f"\nFD on gdl features (feature network seed 0), seeds {seeds}  | mean ± sd")
+    for (dataset, model), by_seed in rows.items():
+        values = [(by_seed[s].get("sample_quality") or {}).get("fd") for s in args.seeds if s in by_seed]
+        if values and None not in values:
+            print(f"  {dataset:>8} {model:<52} {spread(values)}")
+    print("\nOrder by FD (best first) under each seed")
+    for seed in args.seeds:
+        scored = [
+            (r["sample_quality"]["fd"], model)
+            for (_, model), by_seed in rows.items()
+            if (r := by_seed.get(seed)) and r.get("sample_quality")
+        ]
+        print(f"  seed {seed}: " + " < ".join(model for _, model in sorted(scored)))
+    print(f"\nScript seconds, seeds {seeds}  | mean ± sd")
+    for name, values in times.items():
+        print(f"  {name:<61} {spread(values)}")
+    if args.json:
+        args.json.write_text(json.dumps(
+            [{"seed": s, **r} for by_seed in rows.values() for s, r in by_seed.items()], indent=1))
+
+
+if __name__ == "__main__":
+    main()
