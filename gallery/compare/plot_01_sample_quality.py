@@ -46,8 +46,8 @@ print(f"{len(model_samples)} models recorded samples of the digits")
 # %%
 # Reference points
 # ----------------
-# Three sample sets without a model tell what the numbers mean. *Real digits*: 1000 images
-# drawn with replacement from the training and validation splits (the floor: finite samples
+# Three sample sets without a model tell what the numbers mean. *Real digits*: 1000 distinct
+# images drawn from the 1350 of the training and validation splits (the floor: finite samples
 # keep even real data above zero). *Real + noise*: the same with Gaussian noise of standard
 # deviation 3 grey levels. *Independent pixels*: each pixel drawn from its own marginal, which
 # has the right grey levels in the right places but no strokes. Each reference is drawn anew
@@ -57,7 +57,7 @@ flat = x_real.view(len(x_real), -1)
 
 
 def real_digits(g):
-    return x_real[torch.randint(0, len(x_real), (NUM_SAMPLES,), generator=g)]
+    return x_real[torch.randperm(len(x_real), generator=g)[:NUM_SAMPLES]]
 
 
 def noisy_digits(g):
