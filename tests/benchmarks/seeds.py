@@ -30,6 +30,7 @@ DEFAULT_SCRIPTS = [
     "gallery/flows/plot_02_flows_digits.py",
     "gallery/latent/plot_01_vae_digits.py",
     "gallery/diffusion/plot_02_ddpm_digits.py",
+    "gallery/diffusion/plot_03_ddim.py",
     "gallery/energy/plot_02_ebm_digits.py",
     "gallery/gan/plot_02_dcgan_digits.py",
 ]
