@@ -188,6 +188,18 @@ def test_pixelcnn_low_temperature_gives_the_greedy_path():
     assert torch.equal(samples, x.expand(5, -1, -1, -1))
 
 
+@pytest.mark.parametrize("kernel_size", [3, 7])
+def test_pixelcnn_row_by_row_sampler_gives_the_logits_of_the_full_pass(kernel_size):
+    # The sampler reruns only row i of the horizontal stack; its logits must be the full pass's.
+    model = far_from_uniform(small_pixelcnn(event_shape=(1, 6, 5), kernel_size=kernel_size))
+    x = torch.randint(0, 3, (4, 1, 6, 5))
+    with torch.no_grad():
+        full = model.logits(model.encode(x))  # (4, K, 6, 5)
+        for i in range(6):
+            row = model._row_logits(x, i, model._vertical_row(x, i))
+            assert torch.allclose(row, full[:, :, i], atol=1e-5), f"row {i}"
+
+
 def test_pixelcnn_complete_keeps_known_pixels_and_fills_the_rest():
     model = small_pixelcnn(event_shape=(1, 4, 4), num_levels=3)
     x = torch.randint(0, 3, (6, 1, 4, 4))

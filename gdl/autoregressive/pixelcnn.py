@@ -57,8 +57,16 @@ class GatedBlock(nn.Module):
 
     def forward(self, v: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v_pre = self.v_conv(v)  # (B, 2C, H, W): rows above i only, so safe to hand to h
+        return gate(v_pre), self.horizontal(h, v_pre)
+
+    def horizontal(self, h: torch.Tensor, v_pre: torch.Tensor) -> torch.Tensor:
+        """The horizontal stack's update from ``h`` and the vertical pre-activations ``v_pre``.
+
+        Every filter here is one row tall, so it can run on any band of rows, a single row
+        included: the sampler uses that to redo only the row it is drawing.
+        """
         h_pre = self.h_conv(h) + self.v_to_h(v_pre)  # (B, 2C, H, W)
-        return gate(v_pre), h + self.h_out(self.dropout(gate(h_pre)))  # residual on h
+        return h + self.h_out(self.dropout(gate(h_pre)))  # residual on h
 
 
 @register("autoregressive")
@@ -77,7 +85,9 @@ class PixelCNN(GenerativeModel):
     predicts; then ``num_blocks`` :class:`GatedBlock` layers of type-B convolutions each grow
     the receptive field by :math:`(k-1)/2` pixels up, left and right, with no blind spot; two
     :math:`1\times1` convolutions give ``num_levels`` logits per pixel. All :math:`HW`
-    conditionals come from one forward pass; sampling takes :math:`HW` passes.
+    conditionals come from one forward pass. Sampling draws one pixel at a time, but the two
+    stacks spare it most of :math:`HW` full passes: the vertical stack runs once per row, and
+    only the horizontal stack, on that row alone, once per pixel.
 
     Like :class:`~gdl.autoregressive.CausalConvARM`, the input enters as the pixel values
     scaled to :math:`[0, 1]` (see :meth:`encode`).
@@ -175,7 +185,7 @@ class PixelCNN(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
-        """Ancestral sampling, pixel by pixel in raster order (``H·W`` forward passes).
+        """Ancestral sampling, pixel by pixel in raster order.
 
         Arguments:
             n: number of samples.
@@ -224,13 +234,39 @@ class PixelCNN(GenerativeModel):
         """Draw the pixels of ``x`` where ``known`` is False, in raster order."""
         _, _, height, width = x.shape
         for i in range(height):
+            todo = ~known[:, 0, i]  # (B, W)
+            if not todo.any():
+                continue
+            v_pres = self._vertical_row(x, i)  # rows above i are final: once per row
             for j in range(width):
-                todo = ~known[:, 0, i, j]  # (B,)
-                if not todo.any():
+                if not todo[:, j].any():
                     continue
-                # Rows below i cannot reach row i, so only rows 0..i go through the network.
-                past = self.encode(x[:, :, : i + 1])  # (B, 1, i + 1, W)
-                logits = self.logits(past)[:, :, i, j]  # (B, K): sees x before (i, j)
+                logits = self._row_logits(x, i, v_pres)[:, :, j]  # (B, K): sees x before (i, j)
                 draw = Categorical(logits=logits / temperature).sample()
-                x[:, 0, i, j] = torch.where(todo, draw, x[:, 0, i, j])
+                x[:, 0, i, j] = torch.where(todo[:, j], draw, x[:, 0, i, j])
         return x
+
+    # Sampling row by row. The vertical stack at row i sees only the rows above, which do not
+    # change while row i is drawn, so it runs once per row; only the horizontal stack, whose
+    # filters are one row tall, runs again for each pixel, and on row i alone.
+    def _vertical_row(self, x: torch.Tensor, i: int) -> list[torch.Tensor]:
+        """Each block's vertical pre-activations at row ``i``, ``(B, 2C, 1, W)`` apiece."""
+        v = self.v_in(self.encode(x[:, :, : i + 1]))  # rows below i cannot reach row i
+        v_pres = []
+        for block in self.blocks:
+            v_pre = block.v_conv(v)  # (B, 2C, i + 1, W)
+            v_pres.append(v_pre[:, :, i : i + 1])
+            v = gate(v_pre)
+        return v_pres
+
+    def _row_logits(self, x: torch.Tensor, i: int, v_pres: list[torch.Tensor]) -> torch.Tensor:
+        """The logits of row ``i``, ``(B, K, W)``, from :meth:`_vertical_row`'s output.
+
+        Equal to ``self.logits(self.encode(x))[:, :, i]``.
+        """
+        reach = self.h_in.kernel_size[0] // 2  # rows above i that the first layer reads
+        band = self.encode(x[:, :, max(0, i - reach) : i + 1])  # (B, 1, <= reach + 1, W)
+        h = self.h_in(band)[:, :, -1:]  # (B, C, 1, W): row i
+        for block, v_pre in zip(self.blocks, v_pres):
+            h = block.horizontal(h, v_pre)
+        return self.out(h)[:, :, 0]  # (B, K, W)
