@@ -40,7 +40,7 @@ STEPS = 900  # an upper bound that keeps the time budget; early stopping may end
 BATCH_SIZE = 64
 LR = 3e-3
 EVAL_EVERY = 15  # about one pass over the training set
-PATIENCE = 8
+PATIENCE = 4  # checks without improvement before stopping
 
 x_train, _ = data.digits("train")
 x_val, _ = data.digits("val")
