@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from gdl.metrics import RESULTS_ENV, load_results
+
 ROOT = Path(__file__).resolve().parents[2]
 #: The scripts whose results carry a target (NLL bound, sample quality) on the digits.
 DEFAULT_SCRIPTS = [
@@ -40,7 +42,7 @@ def run(script: Path, seed: int, results: Path) -> float:
     """Run ``script`` with ``GDL_SEED=seed``, its rows going to ``results``; return seconds."""
     env = dict(os.environ, GDL_SEED=str(seed), OMP_NUM_THREADS="1", MPLBACKEND="Agg",
                PYTHONHASHSEED="0")
-    env["GDL_RESULTS_DIR"] = str(results)
+    env[RESULTS_ENV] = str(results)  # where gdl.metrics.record() writes the script's rows
     start = time.perf_counter()
     done = subprocess.run([sys.executable, script.name], cwd=script.parent, env=env,
                           capture_output=True, text=True)
@@ -70,13 +72,14 @@ def main(argv=None) -> None:
             script = (ROOT / name).resolve()
             if not script.is_file():
                 sys.exit(f"no such gallery script: {name}")
+            if "GDL_SEED" not in script.read_text():
+                sys.exit(f"{name} does not read GDL_SEED: every seed would give the same numbers")
             for seed in args.seeds:
                 results = Path(tmp) / f"{script.stem}-{seed}"
                 seconds = run(script, seed, results)
                 times.setdefault(name, []).append(seconds)
                 print(f"{name} seed {seed}: {seconds:.1f} s", flush=True)
-                for path in sorted(results.glob("*.json")):
-                    row = json.loads(path.read_text())
+                for row in load_results(results):
                     rows.setdefault((row["dataset"], row["model"]), {})[seed] = row
 
     seeds = " ".join(f"{s:>7}" for s in args.seeds)
