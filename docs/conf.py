@@ -10,9 +10,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 HERE = Path(__file__).parent.resolve()
 sys.path.insert(0, str(HERE / "_ext"))
 
-# Gallery scripts call gdl.metrics.record(); results land here and feed the leaderboard page.
+# Gallery scripts call gdl.results.record(); results land here and feed the leaderboard page.
 RESULTS_DIR = HERE / "auto_examples" / "_results"
 os.environ["GDL_RESULTS_DIR"] = str(RESULTS_DIR)
+# Trained weights that one script stores (gdl.fit(cache=True)) and another loads: one cache per
+# build folder, so that a clean build trains everything once.
+os.environ["GDL_CACHE_DIR"] = str(HERE / "_build" / "weights")
 
 import gdl  # noqa: E402
 
@@ -100,7 +103,6 @@ sphinx_gallery_conf = {
     "subsection_order": [
         "../gallery/data",
         "../gallery/autoregressive",
-        "../gallery/transformers",
         "../gallery/flows",
         "../gallery/latent",
         "../gallery/energy",
@@ -114,6 +116,8 @@ sphinx_gallery_conf = {
     "backreferences_dir": "generated/backreferences",
     "reference_url": {"gdl": None},
     "image_scrapers": ("gdl_sphinx.tight_matplotlib_scraper",),
+    # Before each script: matplotlib's defaults, then one thread and the run's seed (GDL_SEED).
+    "reset_modules": ("matplotlib", "gdl_sphinx.reset_gdl"),
     "capture_repr": (),
     "ignore_repr_types": r"matplotlib\.(text|axes|figure|legend|lines|collections|image)",
     "remove_config_comments": True,

@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 
 #: Submodules, in the order the docs present them.
 MODULES = (
-    "base", "taxonomy", "data", "nn", "train", "metrics", "plot", "autoregressive", "transformer",
-    "latent", "flows", "gan", "ebm", "diffusion",
+    "base", "taxonomy", "data", "nn", "train", "metrics", "quality", "results", "plot",
+    "autoregressive", "flows", "latent", "energy", "diffusion", "gan",
 )
 
 #: Public name -> submodule that defines it.
@@ -32,8 +32,8 @@ _NAMES = {
     "MADE": "autoregressive",
     "PixelCNN": "autoregressive",
     "CharLSTM": "autoregressive",
-    "GPT": "transformer",
-    "GPTConfig": "transformer",
+    "GPT": "autoregressive",
+    "GPTConfig": "autoregressive",
     "VAE": "latent",
     "BetaVAE": "latent",
     "HierarchicalVAE": "latent",
@@ -45,7 +45,7 @@ _NAMES = {
     "DCGAN": "gan",
     "WGANGP": "gan",
     "ConditionalGAN": "gan",
-    "EBM": "ebm",
+    "EBM": "energy",
     "NCSN": "diffusion",
     "DDPM": "diffusion",
     "fit": "train",
@@ -54,8 +54,9 @@ _NAMES = {
     "seed_everything": "train",
 }
 
-#: Submodules that define models (imported by :func:`import_all`).
-MODEL_MODULES = ("autoregressive", "transformer", "latent", "flows", "gan", "ebm", "diffusion")
+#: Submodules that define models (imported by :func:`import_all`): one per family, named by
+#: the family's key in :data:`gdl.taxonomy.FAMILIES`.
+MODEL_MODULES = ("autoregressive", "flows", "latent", "energy", "diffusion", "gan")
 
 __all__ = sorted(_NAMES) + list(MODULES) + ["import_all"]
 

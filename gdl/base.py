@@ -20,9 +20,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import _checks as checks
 from .taxonomy import DENSITIES, FAMILIES
 
-__all__ = ["GenerativeModel", "QUANTITIES"]
+__all__ = ["GenerativeModel", "QUANTITIES", "train_step"]
 
 #: The density-like methods of the contract and what each returns.
 QUANTITIES = {
@@ -76,12 +77,7 @@ class GenerativeModel(nn.Module):
             batch: a tensor, or a tuple of tensors passed to :meth:`loss` as positional arguments.
             optimizer: what :meth:`configure_optimizers` returned.
         """
-        args = batch if isinstance(batch, tuple) else (batch,)
-        loss = self.loss(*args)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss.item()}
+        return train_step(self, batch, optimizer)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -98,21 +94,20 @@ class GenerativeModel(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def _check_event(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
-        """Raise a ValueError unless ``x`` is a batch of ``event_shape`` tensors."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-        shape = tuple(self.event_shape)
-        if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
-            raise ValueError(
-                f"{name} must have shape (batch, {', '.join(map(str, shape))}), got {tuple(x.shape)}"
-            )
-        return x
+        """Raise unless ``x`` is a non-empty, finite batch of ``event_shape`` tensors (see
+        :func:`gdl._checks.batch`)."""
+        return checks.batch(x, self.event_shape, name)
+
+    def _check_data(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """A batch of data: for a model of discrete data (one with ``num_levels``), integers in
+        ``0 .. num_levels - 1``, returned as int64; otherwise finite numbers."""
+        x = self._check_event(x, name)
+        levels = getattr(self, "num_levels", None)
+        return checks.levels(x, levels, name) if levels else x
 
     @staticmethod
     def _check_n(n: int) -> int:
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
-        return n
+        return checks.positive_int(n, "n")
 
     def __getattr__(self, name: str):
         try:
@@ -132,3 +127,13 @@ class GenerativeModel(nn.Module):
         raise AttributeError(
             f"{type(self).__name__}{what} has no {name}(x), {QUANTITIES[name]}; {offer}."
         ) from None
+
+
+def train_step(model: nn.Module, batch, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+    """The default optimisation step: minimise ``model.loss(*batch)`` by one step of ``optimizer``."""
+    args = batch if isinstance(batch, tuple) else (batch,)
+    loss = model.loss(*args)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"loss": loss.item()}

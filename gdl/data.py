@@ -33,6 +33,10 @@ import numpy as np
 import torch
 
 __all__ = [
+    "ImageSet",
+    "IMAGE_SETS",
+    "image_set",
+    "eight_gaussian_centres",
     "DIGITS_SPLITS",
     "DIGITS_LEVELS",
     "TOY_SETS",
@@ -65,6 +69,51 @@ FASHION_CLASSES = (
     "Bag",
     "Ankle boot",
 )
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """What the rest of the package needs to know about an image data set.
+
+    Arguments:
+        name: the data set, as results and the leaderboard name it (``"digits"``).
+        shape: the shape of one image, ``(1, H, W)``.
+        num_levels: grey levels of the images as stored.
+        num_classes: number of labels.
+    """
+
+    name: str
+    shape: tuple[int, int, int]
+    num_levels: int
+    num_classes: int = 10
+
+    def load(self, split: str, num_levels: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images and labels of ``split``, quantised to ``num_levels`` (default: as stored)."""
+        if self.name == "digits":
+            if num_levels not in (None, self.num_levels):
+                raise ValueError(f"the digits have {self.num_levels} levels, got num_levels={num_levels!r}")
+            return digits(split)
+        return fashion_mnist(split, levels=num_levels or self.num_levels)
+
+    def label(self, num_levels: int | None = None) -> str:
+        """The name results carry: ``"fashion-mnist (4 levels)"`` for a quantised copy."""
+        if num_levels in (None, self.num_levels):
+            return self.name
+        return f"{self.name} ({num_levels} levels)"
+
+
+#: The image data sets, by name.
+IMAGE_SETS = {
+    "digits": ImageSet("digits", (1, 8, 8), 17),
+    "fashion-mnist": ImageSet("fashion-mnist", (1, 28, 28), 256),
+}
+
+
+def image_set(name: str) -> ImageSet:
+    """The :class:`ImageSet` called ``name`` (a key of :data:`IMAGE_SETS`)."""
+    if name not in IMAGE_SETS:
+        raise ValueError(f"dataset must be one of {sorted(IMAGE_SETS)}, got {name!r}")
+    return IMAGE_SETS[name]
 
 
 def _check_split(split: str, allowed) -> None:
@@ -158,9 +207,15 @@ def fashion_mnist(
 
 
 # ---------------------------------------------------------------------- 2-D toy sets
-def _eight_gaussians(n: int, rng: np.random.Generator, noise: float):
+def eight_gaussian_centres() -> np.ndarray:
+    r"""The modes of the ``"8gaussians"`` set: :math:`2(\cos\frac{2\pi j}{8}, \sin\frac{2\pi j}{8})`,
+    :math:`j = 0..7`, shape ``(8, 2)``."""
     angles = 2 * np.pi * np.arange(8) / 8
-    centres = 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def _eight_gaussians(n: int, rng: np.random.Generator, noise: float):
+    centres = eight_gaussian_centres()
     y = rng.integers(0, 8, size=n)
     x = centres[y] + noise * rng.standard_normal((n, 2))
     return x, y

@@ -12,7 +12,7 @@ For a fixed generator with density :math:`q`, the best discriminator is
 :math:`D^*(\mathbf{x}) = p(\mathbf{x}) / (p(\mathbf{x}) + q(\mathbf{x}))`, and the game then
 minimises :math:`2\,\mathrm{JS}(p \,\Vert\, q) - \log 4`. There is no likelihood: the model is
 a sampler, :math:`\mathbf{x} = G(\mathbf{z})`, and is judged by its samples
-(:func:`gdl.metrics.sample_quality`).
+(:func:`gdl.quality.sample_quality`).
 
 Each model overrides :meth:`~GAN.train_step`, one discriminator (critic) update followed by one
 generator update, and :meth:`~GAN.configure_optimizers`, which returns a pair of Adam optimisers
@@ -42,6 +42,7 @@ from torch import nn
 from torch.distributions import Independent, Normal
 from torch.nn import functional as F
 
+from . import _checks as checks
 from .base import GenerativeModel
 from .nn import MLP
 from .taxonomy import register
@@ -49,9 +50,9 @@ from .taxonomy import register
 __all__ = ["GAN", "DCGAN", "WGANGP", "ConditionalGAN"]
 
 
-def _leaky_mlp(in_features: int, hidden: Sequence[int], out_features: int) -> nn.Module:
+def _leaky_relu() -> nn.Module:
     # Leaky ReLUs keep a gradient flowing back from every discriminator unit to the generator.
-    return MLP(in_features, hidden, out_features, activation=lambda: nn.LeakyReLU(0.2))
+    return nn.LeakyReLU(0.2)
 
 
 @register("gan", "implicit")
@@ -105,16 +106,9 @@ class GAN(GenerativeModel):
         discriminator: nn.Module | None = None,
     ):
         super().__init__()
-        event_shape = tuple(int(s) for s in event_shape)
-        if len(event_shape) == 0 or any(s < 1 for s in event_shape):
-            raise ValueError(f"event_shape must be a non-empty tuple of positive ints, got {event_shape}")
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
-        if num_levels is not None and (not isinstance(num_levels, int) or num_levels < 2):
-            raise ValueError(f"num_levels must be None or an int >= 2, got {num_levels!r}")
-        self.event_shape = event_shape
-        self.latent_dim = latent_dim
-        self.num_levels = num_levels
+        self.event_shape = event_shape = checks.event_shape(event_shape)
+        self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
+        self.num_levels = checks.num_levels(num_levels, optional=True)
         dims = math.prod(event_shape)
         cond = self._condition_dim()
         if generator is None:
@@ -124,7 +118,7 @@ class GAN(GenerativeModel):
                 nn.Unflatten(1, event_shape),  # (B, D) -> (B, *event_shape)
             )
         if discriminator is None:
-            discriminator = nn.Sequential(nn.Flatten(), _leaky_mlp(dims + cond, hidden, 1))
+            discriminator = nn.Sequential(nn.Flatten(), MLP(dims + cond, hidden, 1, activation=_leaky_relu))
         self.generator = generator
         self.discriminator = discriminator
         self.register_buffer("prior_loc", torch.zeros(latent_dim))
@@ -148,7 +142,7 @@ class GAN(GenerativeModel):
 
     def to_network_scale(self, x: torch.Tensor) -> torch.Tensor:
         """Real data as the discriminator sees it: integer images dequantized into ``[-1, 1]``."""
-        x = self._check_event(x).float()
+        x = self._check_data(x).float()
         if self.num_levels is None:
             return x
         x = x + torch.rand_like(x)  # uniform dequantization: [0, L)
@@ -263,16 +257,12 @@ class DCGAN(GAN):
         latent_dim: int = 32,
         width: int = 32,
     ):
-        event_shape = tuple(int(s) for s in event_shape)
-        square = len(event_shape) == 3 and event_shape[0] == 1 and event_shape[1] == event_shape[2]
-        if not square or event_shape[1] % 4:
+        event_shape = checks.event_shape(event_shape, ndim=3)
+        if event_shape[0] != 1 or event_shape[1] != event_shape[2] or event_shape[1] % 4:
             raise ValueError(f"event_shape must be (1, s, s) with s divisible by 4, got {event_shape}")
-        if not isinstance(width, int) or width < 1:
-            raise ValueError(f"width must be a positive int, got {width!r}")
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+        w = checks.positive_int(width, "width")
+        latent_dim = checks.positive_int(latent_dim, "latent_dim")
         s = event_shape[1] // 4
-        w = width
         generator = nn.Sequential(
             nn.Linear(latent_dim, 2 * w * s * s),
             nn.BatchNorm1d(2 * w * s * s),
@@ -352,20 +342,18 @@ class WGANGP(GAN):
         gp_weight: float = 10.0,
         n_critic: int = 5,
     ):
-        if not gp_weight >= 0:
-            raise ValueError(f"gp_weight must be >= 0, got {gp_weight!r}")
-        if not isinstance(n_critic, int) or n_critic < 1:
-            raise ValueError(f"n_critic must be a positive int, got {n_critic!r}")
+        gp_weight = checks.number(gp_weight, "gp_weight", low=0.0)
+        n_critic = checks.positive_int(n_critic, "n_critic")
         if critic is None:
-            dims = math.prod(int(s) for s in event_shape)
-            critic = nn.Sequential(nn.Flatten(), _leaky_mlp(dims, hidden, 1))
+            dims = math.prod(checks.event_shape(event_shape))
+            critic = nn.Sequential(nn.Flatten(), MLP(dims, hidden, 1, activation=_leaky_relu))
             # A constant added to C cancels in L_C and has no gradient: drop the last bias.
             last = critic[1][-1]
             critic[1][-1] = nn.Linear(last.in_features, 1, bias=False)
         super().__init__(
             event_shape, latent_dim, hidden, num_levels=num_levels, generator=generator, discriminator=critic
         )
-        self.gp_weight = float(gp_weight)
+        self.gp_weight = gp_weight
         self.n_critic = n_critic
         self._critic_steps = 0
 
@@ -452,9 +440,7 @@ class ConditionalGAN(GAN):
         latent_dim: int = 16,
         hidden: Sequence[int] = (256, 256),
     ):
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
-        self.num_classes = num_classes
+        self.num_classes = checks.int_at_least(num_classes, "num_classes", 2)
         super().__init__(event_shape, latent_dim, hidden, num_levels=num_levels)
 
     def _condition_dim(self) -> int:
@@ -477,11 +463,7 @@ class ConditionalGAN(GAN):
         return mlp(torch.cat([flatten(x), self._one_hot(c)], dim=1)).squeeze(-1)
 
     def _check_labels(self, labels, n: int, name: str = "labels") -> torch.Tensor:
-        if not isinstance(labels, torch.Tensor) or labels.shape != (n,) or labels.is_floating_point():
-            raise ValueError(f"{name} must be an integer tensor of shape ({n},), got {labels!r:.60}")
-        if n and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(f"{name} must lie in 0..{self.num_classes - 1}")
-        return labels.to(self.prior_loc.device)
+        return checks.labels(labels, n, self.num_classes, name).to(self.prior_loc.device)
 
     def _split(self, batch):
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:

@@ -1,4 +1,4 @@
-r"""Likelihood units, the rules for discrete data, and the results the leaderboard shows.
+r"""Likelihood units and the rules for discrete data.
 
 **Units.** Every log-likelihood in :mod:`gdl` is in *nats per example* (natural logarithm,
 summed over the dimensions of one example, averaged over examples). Bits per dimension divide
@@ -24,15 +24,8 @@ negative log of a *probability mass* :math:`P(\mathbf{x})`:
 * a lower bound on :math:`\log P` (ELBO) gives an upper bound on the NLL, labelled as a bound.
 
 :data:`KINDS` names these three kinds of number (and a fourth, ``"none"``, for models that
-give no likelihood at all); :func:`record` stores a result for the leaderboard with its kind.
-
-**Sample quality.** Implicit models (GANs) have no likelihood, and a likelihood says little about
-how samples look. :func:`sample_quality` scores a set of samples against the held-out test split
-with features from a small classifier that gdl trains itself on the training split (no download,
-no Inception network): the Fréchet distance between Gaussians fitted to the two feature clouds
-("FD on gdl features"), :math:`k`-nearest-neighbour precision and recall, and how many classes the
-samples cover. :func:`mode_coverage` does the same job on the 2-D eight-Gaussians set, where the
-modes are known.
+give no likelihood at all); :func:`test_nll` computes the right one for any model. How samples
+look is measured in :mod:`gdl.quality`, and :mod:`gdl.results` records both for the leaderboard.
 
 Example:
     >>> round(bits_per_dim(86.4, 64), 4)
@@ -41,32 +34,14 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import re
 import time
-from pathlib import Path
 
 import torch
 
-__all__ = [
-    "KINDS",
-    "bits_per_dim",
-    "nll",
-    "timed_sample",
-    "record",
-    "load_results",
-    "load_samples",
-    "RESULTS_ENV",
-    "frechet_distance",
-    "precision_recall",
-    "feature_network",
-    "FeatureClassifier",
-    "sample_quality",
-    "mode_coverage",
-    "QUALITY_DATASETS",
-]
+from . import _checks as checks
+
+__all__ = ["KINDS", "bits_per_dim", "nll", "dequantized_nll", "test_nll", "timed_sample"]
 
 #: How a reported negative log-likelihood was obtained.
 KINDS = {
@@ -76,9 +51,6 @@ KINDS = {
     "none": "no likelihood (sample quality only)",
 }
 
-#: Environment variable naming the folder where :func:`record` writes results.
-RESULTS_ENV = "GDL_RESULTS_DIR"
-
 
 def bits_per_dim(nats: float | torch.Tensor, dims: int) -> float | torch.Tensor:
     r"""Convert a negative log-likelihood in nats per example to bits per dimension.
@@ -87,541 +59,100 @@ def bits_per_dim(nats: float | torch.Tensor, dims: int) -> float | torch.Tensor:
         nats: :math:`-\log p(\mathbf{x})` in nats, per example.
         dims: number of dimensions :math:`D` of one example.
     """
-    if not isinstance(dims, int) or dims < 1:
-        raise ValueError(f"dims must be a positive int, got {dims!r}")
+    dims = checks.positive_int(dims, "dims")
     return nats / (dims * math.log(2))
+
+
+def _mean_negative(model, method, x: torch.Tensor, batch_size: int) -> float:
+    from .train import evaluate
+
+    was_training = model.training
+    model.eval()
+    try:
+        return -evaluate(method, x, batch_size=batch_size, device=model.device)
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
 def nll(model, x: torch.Tensor, batch_size: int = 1000) -> float:
     """Mean exact negative log-likelihood of ``x`` under ``model``, in nats per example.
 
-    Only for models with an exact ``log_prob``; models with a bound report ``-elbo`` instead.
+    Only for models with an exact ``log_prob``; see :func:`test_nll` for every other kind.
 
     Raises:
         AttributeError: if the model has no exact ``log_prob`` (the message says what it has).
     """
-    from .train import evaluate
+    return _mean_negative(model, model.log_prob, x, batch_size)
 
-    log_prob = model.log_prob  # raises a clear AttributeError for models without one
+
+@torch.no_grad()
+def dequantized_nll(model, x: torch.Tensor, draws: int = 8, batch_size: int = 1000, seed: int = 0) -> float:
+    r"""The dequantization bound on the discrete NLL of a continuous density, nats per example.
+
+    .. math::
+
+        -\log P(\mathbf{x}) \le -\mathbb{E}_{\mathbf{u}\sim q(\mathbf{u}\mid\mathbf{x})}
+        \left[\log p(\mathbf{x} + \mathbf{u}) - \log q(\mathbf{u}\mid\mathbf{x})\right],
+
+    with uniform noise :math:`q = U[0,1)^D` (:math:`\log q = 0`) or a learned one, estimated
+    without bias by averaging ``draws`` fresh :math:`\mathbf{u}` per example, then over examples.
+    :math:`p` must be the density on the integer scale (every rescaling counted), as the flows of
+    :mod:`gdl.flows` with ``num_levels`` give it.
+
+    Arguments:
+        model: a model of integer levels with ``dequantized_log_prob(x, generator)``, one draw of
+            the bracket above per example (:meth:`gdl.flows.FlowModel.dequantized_log_prob`).
+        x: integer data ``(N, *event_shape)``.
+        draws: noise draws per example.
+        batch_size: examples per batch.
+        seed: seed of the noise.
+    """
+    if checks.tensor(x).is_floating_point():
+        raise ValueError("x must hold integer levels (the dequantization noise is added here)")
+    draws = checks.positive_int(draws, "draws")
+    g = torch.Generator().manual_seed(seed)
     was_training = model.training
     model.eval()
+    total = 0.0
     try:
-        return -evaluate(log_prob, x, batch_size=batch_size, device=model.device)
+        for lo in range(0, len(x), batch_size):
+            xb = x[lo : lo + batch_size].to(model.device)
+            for _ in range(draws):
+                total -= model.dequantized_log_prob(xb, generator=g).double().sum().item()
     finally:
         model.train(was_training)
+    return total / (len(x) * draws)
 
 
-def timed_sample(model, n: int = 100) -> tuple[torch.Tensor, float]:
-    """Draw ``n`` samples and time it.
+@torch.no_grad()
+def test_nll(model, x: torch.Tensor, batch_size: int = 1000) -> tuple[float | None, str]:
+    """The negative log-likelihood a model can honestly report for discrete data ``x``, and its kind.
+
+    * an exact ``log_prob`` of the data: ``"exact"``;
+    * a continuous density of integer levels (a flow with ``num_levels``): the dequantization
+      bound (:func:`dequantized_nll`), ``"bound"``;
+    * an ``elbo``: its negative, ``"bound"``;
+    * no density value (implicit, unnormalised and score models): ``(None, "none")``.
+
+    Returns:
+        ``(nats per example, kind)``, the kind a key of :data:`KINDS`.
+    """
+    if hasattr(model, "dequantized_log_prob") and getattr(model, "num_levels", None):
+        return dequantized_nll(model, x, batch_size=batch_size), "bound"
+    if hasattr(model, "log_prob"):
+        return nll(model, x, batch_size), "exact"
+    if hasattr(model, "elbo"):
+        return _mean_negative(model, model.elbo, x, batch_size), "bound"
+    return None, "none"
+
+
+def timed_sample(model, n: int = 100, **kwargs) -> tuple[torch.Tensor, float]:
+    """Draw ``n`` samples (``model.sample(n, **kwargs)``) and time it.
 
     Returns:
         the samples and the wall-clock seconds per 100 samples (the leaderboard's unit).
     """
     start = time.perf_counter()
-    samples = model.sample(n)
+    samples = model.sample(n, **kwargs)
     return samples, (time.perf_counter() - start) * 100 / n
-
-
-def record(
-    name: str,
-    *,
-    dataset: str,
-    nll: float | None,
-    kind: str,
-    dims: int | None = None,
-    model=None,
-    history=None,
-    params: int | None = None,
-    train_seconds: float | None = None,
-    sample_seconds_per_100: float | None = None,
-    source: str | None = None,
-    note: str = "",
-    samples: torch.Tensor | None = None,
-) -> dict:
-    """Print a result line and, inside the docs build, save it for the leaderboard page.
-
-    The docs build sets the environment variable ``GDL_RESULTS_DIR``; each call then writes one
-    JSON file there, and the leaderboard page gathers them. Outside the build only the line
-    is printed.
-
-    Arguments:
-        name: display name of the model.
-        dataset: e.g. ``"digits"``.
-        nll: test negative log-likelihood (or its bound / estimate) in nats per example;
-            ``None`` for a model without a likelihood (then ``kind="none"`` and ``samples``).
-        kind: a key of :data:`KINDS`: ``"exact"``, ``"bound"``, ``"estimate"`` or ``"none"``.
-        dims: dimensions per example, for bits/dim (needed when ``nll`` is given).
-        model: the trained model; gives ``params`` unless that is passed.
-        history: what :func:`gdl.train.fit` returned; gives ``train_seconds`` unless passed.
-        params: number of trainable parameters.
-        train_seconds: training time.
-        sample_seconds_per_100: time to draw 100 samples (see :func:`timed_sample`).
-        source: the gallery script that produced it.
-        note: a short remark.
-        samples: model samples on the data's own scale; if given, :func:`sample_quality` scores
-            them against the test split and the row stores the scores under
-            ``"sample_quality"``. Inside the build they are also saved beside the row (its
-            ``"samples_file"``; :func:`load_samples` reads them back), so that they can be
-            scored again with other feature networks.
-
-    Returns:
-        the stored record.
-    """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
-    if nll is None:
-        if kind != "none":
-            raise ValueError(f"nll=None needs kind='none' (no likelihood), got kind={kind!r}")
-        if samples is None:
-            raise ValueError("a result without nll needs samples= to score their quality")
-    else:
-        if kind == "none":
-            raise ValueError("kind='none' means no likelihood: pass nll=None")
-        if not math.isfinite(nll):
-            raise ValueError(f"nll must be finite, got {nll}")
-        if not isinstance(dims, int) or dims < 1:
-            raise ValueError(f"dims must be a positive int when nll is given, got {dims!r}")
-    if params is None and model is not None:
-        params = model.num_parameters()
-    if train_seconds is None and history is not None:
-        train_seconds = history.seconds
-    quality = None if samples is None else sample_quality(samples, dataset=dataset)
-    row = {
-        "model": name,
-        "dataset": dataset,
-        "nll": None if nll is None else float(nll),
-        "bits_per_dim": None if nll is None else float(bits_per_dim(nll, dims)),
-        "kind": kind,
-        "params": params,
-        "train_seconds": train_seconds,
-        "sample_seconds_per_100": sample_seconds_per_100,
-        "source": source,
-        "note": note,
-        "sample_quality": quality,
-        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    line = f"{name} on {dataset} test: "
-    if nll is not None:
-        line += f"{nll:.2f} nats/example = {row['bits_per_dim']:.4f} bits/dim ({KINDS[kind]})"
-    else:
-        line += KINDS[kind]
-    if quality is not None:
-        line += "; " + _quality_line(quality)
-    print(line)
-    folder = os.environ.get(RESULTS_ENV)
-    if folder:
-        path = Path(folder)
-        path.mkdir(parents=True, exist_ok=True)
-        slug = re.sub(r"[^a-z0-9]+", "-", f"{dataset} {name}".lower()).strip("-")
-        if samples is not None:
-            row["samples_file"] = f"{slug}.samples.pt"
-            torch.save(torch.as_tensor(samples).detach().cpu().float(), path / row["samples_file"])
-        (path / f"{slug}.json").write_text(json.dumps(row, indent=1))
-    return row
-
-
-def load_samples(folder: str | os.PathLike, row: dict) -> torch.Tensor | None:
-    """The samples :func:`record` saved with ``row`` in ``folder``, or ``None`` if it has none."""
-    name = row.get("samples_file")
-    return None if name is None else torch.load(Path(folder) / name)
-
-
-def load_results(folder: str | os.PathLike) -> list[dict]:
-    """All results saved by :func:`record` in ``folder``, best first per data set.
-
-    Rows with a likelihood come first, by lowest NLL; rows without one (``"nll": None``) follow,
-    by lowest Fréchet distance on gdl features.
-    """
-    rows = [json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.json"))]
-
-    def key(r):
-        nll = r.get("nll")
-        fd = (r.get("sample_quality") or {}).get("fd")
-        return (r["dataset"], nll is None, nll if nll is not None else (fd if fd is not None else math.inf))
-
-    return sorted(rows, key=key)
-
-
-# ---------------------------------------------------------------------- sample quality
-#: Data sets :func:`sample_quality` knows: name -> (event shape, grey levels). Fashion-MNIST
-#: also takes any number of levels written as the leaderboard names it, "fashion-mnist (4 levels)".
-QUALITY_DATASETS = {
-    "digits": ((1, 8, 8), 17),
-    "fashion-mnist": ((1, 28, 28), 256),
-}
-
-#: Fashion-MNIST training images used to train its feature network (the first ones of the split).
-_FASHION_TRAIN = 12_000
-#: Fashion-MNIST test images the samples are compared with (the first ones of the split).
-_FASHION_TEST = 2_000
-
-
-def _parse_dataset(dataset: str) -> tuple[str, tuple[int, ...], int]:
-    if dataset in QUALITY_DATASETS:
-        shape, levels = QUALITY_DATASETS[dataset]
-        return dataset, shape, levels
-    match = re.fullmatch(r"fashion-mnist \((\d+) levels\)", str(dataset))
-    if match and 2 <= int(match.group(1)) <= 256:
-        return "fashion-mnist", QUALITY_DATASETS["fashion-mnist"][0], int(match.group(1))
-    raise ValueError(
-        f"dataset must be 'digits', 'fashion-mnist' or 'fashion-mnist (L levels)', got {dataset!r}"
-    )
-
-
-class FeatureClassifier(torch.nn.Module):
-    r"""The small convolutional classifier whose penultimate layer gives gdl's image features.
-
-    Two 3×3 convolutions (the second with stride 2) and a 64-unit ReLU layer, the *features*
-    :math:`\phi(\mathbf{x})`, then a linear layer to the class logits. Inputs are images scaled to
-    :math:`[0, 1]`.
-
-    Arguments:
-        size: height (= width) of the images, 8 or 28.
-        num_classes: number of classes.
-        width: channels of the first convolution (the second has twice as many).
-        features: dimension of :math:`\phi(\mathbf{x})`.
-    """
-
-    def __init__(self, size: int, num_classes: int = 10, width: int = 32, features: int = 64):
-        super().__init__()
-        first_stride = 1 if size <= 8 else 2  # 8x8 digits keep their resolution; 28x28 halve it
-        side = -(-size // first_stride)
-        side = -(-side // 2)
-        self.body = torch.nn.Sequential(
-            torch.nn.Conv2d(1, width, 3, stride=first_stride, padding=1),
-            torch.nn.ReLU(),
-            torch.nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
-            torch.nn.ReLU(),
-            torch.nn.Flatten(),  # (B, 2 * width * side * side)
-            torch.nn.Linear(2 * width * side * side, features),
-            torch.nn.ReLU(),
-        )
-        self.head = torch.nn.Linear(features, num_classes)
-        self.test_accuracy = float("nan")
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`\\phi(\\mathbf{x})`, shape ``(B, features)``, for images ``(B, 1, H, W)`` in [0, 1]."""
-        return self.body(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits, shape ``(B, num_classes)``."""
-        return self.head(self.body(x))
-
-
-class _Reference:
-    """A trained feature network and the statistics of the test split's features."""
-
-    def __init__(self, net: FeatureClassifier, levels: int, shape, x_test, y_test, k: int):
-        self.net, self.levels, self.shape, self.k = net, levels, tuple(shape), k
-        self.features = _features(net, x_test.float() / (levels - 1))
-        self.mean, self.cov = _gaussian(self.features)
-        self.radii = _knn_radii(self.features, k)
-        self.class_share = torch.bincount(y_test, minlength=10).double() / len(y_test)
-
-
-_REFERENCES: dict[tuple[str, int, int], _Reference] = {}
-
-
-@torch.no_grad()
-def _features(net: torch.nn.Module, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    net.eval()
-    return torch.cat([net.features(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]).double()
-
-
-def _gaussian(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = f.mean(0)
-    centred = f - mean
-    return mean, centred.T @ centred / (len(f) - 1)
-
-
-def _knn_radii(f: torch.Tensor, k: int) -> torch.Tensor:
-    """Distance from each row of ``f`` to its ``k``-th nearest other row."""
-    d = torch.cdist(f, f)
-    return d.kthvalue(k + 1, dim=1).values  # +1: the nearest "other" row at distance 0 is itself
-
-
-def _load(name: str, split: str, levels: int):
-    from . import data
-
-    if name == "digits":
-        return data.digits(split)
-    x, y = data.fashion_mnist(split, levels=levels)
-    n = _FASHION_TRAIN if split == "train" else _FASHION_TEST
-    return x[:n], y[:n]
-
-
-def feature_network(dataset: str = "digits", seed: int = 0, *, k: int = 5) -> FeatureClassifier:
-    r"""The :class:`FeatureClassifier` that :func:`sample_quality` uses for ``dataset``.
-
-    Trained the first time it is asked for (a few seconds on one CPU core: digits on their 1000
-    training images, Fashion-MNIST on the first 12,000; Fashion-MNIST samples are then compared
-    with the first 2000 test images), deterministically from ``seed``, then
-    cached for the rest of the process. Training leaves torch's global random state untouched.
-    The held-out accuracy is in its ``test_accuracy`` attribute.
-
-    Arguments:
-        dataset: ``"digits"``, ``"fashion-mnist"`` or ``"fashion-mnist (L levels)"``.
-        seed: seed of the network's initialisation and batch order.
-        k: neighbours for the precision/recall radii.
-    """
-    return _reference(dataset, seed, k).net
-
-
-def _reference(dataset: str, seed: int, k: int) -> _Reference:
-    name, shape, levels = _parse_dataset(dataset)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    key = (name, levels, seed, k)
-    if key in _REFERENCES:
-        return _REFERENCES[key]
-    x_train, y_train = _load(name, "train", levels)
-    x_test, y_test = _load(name, "test", levels)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = FeatureClassifier(shape[-1])
-        generator = torch.Generator().manual_seed(seed)
-        x = x_train.float() / (levels - 1)
-        epochs, batch = (40, 50) if name == "digits" else (4, 100)
-        optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
-        net.train()
-        for _ in range(epochs):
-            order = torch.randperm(len(x), generator=generator)
-            for i in range(0, len(x) - batch + 1, batch):
-                idx = order[i : i + batch]
-                loss = torch.nn.functional.cross_entropy(net(x[idx]), y_train[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-        net.eval()
-        with torch.no_grad():
-            predicted = net(x_test.float() / (levels - 1)).argmax(1)
-        net.test_accuracy = (predicted == y_test).float().mean().item()
-    for p in net.parameters():
-        p.requires_grad_(False)
-    _REFERENCES[key] = _Reference(net, levels, shape, x_test, y_test, k)
-    return _REFERENCES[key]
-
-
-def frechet_distance(f: torch.Tensor, g: torch.Tensor) -> float:
-    r"""Fréchet distance between Gaussians fitted to two sets of feature vectors.
-
-    .. math::
-
-        \mathrm{FD} = \lVert\boldsymbol\mu_f - \boldsymbol\mu_g\rVert^2
-        + \operatorname{tr}\Big(\Sigma_f + \Sigma_g
-        - 2\big(\Sigma_f^{1/2}\Sigma_g\Sigma_f^{1/2}\big)^{1/2}\Big).
-
-    It is the squared 2-Wasserstein distance between the two Gaussians: zero for identical
-    sets, positive otherwise, and (estimated from finite sets) biased upwards by roughly
-    :math:`\operatorname{tr}\Sigma\,(1/n_f + 1/n_g)`.
-
-    Arguments:
-        f: features ``(n_f, d)``.
-        g: features ``(n_g, d)``.
-
-    Example:
-        >>> f = torch.randn(2000, 3, generator=torch.Generator().manual_seed(0))
-        >>> round(frechet_distance(f, f), 6), round(frechet_distance(f, f + 1.0), 2)
-        (0.0, 3.0)
-    """
-    for name, t in (("f", f), ("g", g)):
-        if not isinstance(t, torch.Tensor) or t.dim() != 2 or len(t) < 2:
-            raise ValueError(f"{name} must be a (n, d) tensor with n >= 2")
-    if f.shape[1] != g.shape[1]:
-        raise ValueError(f"f and g must have the same feature dimension, got {f.shape[1]} and {g.shape[1]}")
-    mu_f, cov_f = _gaussian(f.double())
-    mu_g, cov_g = _gaussian(g.double())
-    # tr (S_f^1/2 S_g S_f^1/2)^1/2 from the eigenvalues of a symmetric PSD matrix (stable).
-    eigval, eigvec = torch.linalg.eigh(cov_f)
-    root_f = eigvec @ torch.diag(eigval.clamp(min=0).sqrt()) @ eigvec.T
-    middle = root_f @ cov_g @ root_f
-    trace_root = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
-    fd = (mu_f - mu_g).square().sum() + cov_f.trace() + cov_g.trace() - 2 * trace_root
-    return max(fd.item(), 0.0)
-
-
-def precision_recall(
-    real: torch.Tensor, fake: torch.Tensor, *, k: int = 5, real_radii: torch.Tensor | None = None
-) -> tuple[float, float]:
-    r"""Improved precision and recall of Kynkäänniemi et al. (2019) on feature vectors.
-
-    Around each real point draw the ball reaching its :math:`k`-th nearest real neighbour; the
-    union of the balls estimates the support of the data. **Precision** is the fraction of fake
-    points inside it (are samples realistic?); **recall** swaps the roles (is every part of the
-    data reproduced?).
-
-    Arguments:
-        real: features ``(n_r, d)``.
-        fake: features ``(n_f, d)``.
-        k: neighbours defining each ball.
-        real_radii: the real balls' radii, if already computed.
-
-    Returns:
-        ``(precision, recall)``, each in [0, 1].
-
-    References:
-        Kynkäänniemi, Karras, Laine, Lehtinen, Aila, "Improved precision and recall metric for
-        assessing generative models", NeurIPS 2019. https://arxiv.org/abs/1904.06991
-    """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    if len(real) <= k or len(fake) <= k:
-        raise ValueError(f"real and fake need more than k={k} points each")
-    real, fake = real.double(), fake.double()
-    if real_radii is None:
-        real_radii = _knn_radii(real, k)
-    fake_radii = _knn_radii(fake, k)
-    d = torch.cdist(fake, real)  # (n_f, n_r)
-    precision = (d <= real_radii[None, :]).any(1).double().mean().item()
-    recall = (d <= fake_radii[:, None]).any(0).double().mean().item()
-    return precision, recall
-
-
-def _check_samples(samples, shape, levels: int, dataset: str) -> torch.Tensor:
-    try:
-        x = torch.as_tensor(samples).detach().cpu().float()
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise ValueError(f"samples must be a tensor of images, got {type(samples).__name__}") from err
-    if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
-        raise ValueError(
-            f"samples must have shape (n, {', '.join(map(str, shape))}) for {dataset!r}, "
-            f"got {tuple(x.shape)}"
-        )
-    if len(x) < 10:
-        raise ValueError(
-            f"samples must hold at least 10 images (about 1000 for a stable score), got {len(x)}"
-        )
-    if not torch.isfinite(x).all():
-        raise ValueError("samples must be finite, got NaN or infinite values")
-    top = levels - 1
-    low, high = x.min().item(), x.max().item()
-    if low < -1 or high > top + 1:
-        raise ValueError(
-            f"samples must be on the data's own scale 0..{top} for {dataset!r} (one grey level of "
-            f"slack), got values in [{low:.3g}, {high:.3g}]"
-        )
-    if top > 1 and high <= 1:
-        raise ValueError(
-            f"samples look scaled to [0, 1] (max {high:.3g}); pass them on the data's own scale "
-            f"0..{top}, e.g. samples * {top}"
-        )
-    return x.clamp(0, top) / top
-
-
-def sample_quality(samples, dataset: str = "digits", seed: int = 0, *, k: int = 5) -> dict:
-    r"""Score a set of image samples against the held-out test split, with gdl's own features.
-
-    The features :math:`\phi` are the penultimate layer of a small classifier trained on the
-    training split (:func:`feature_network`), so no Inception network or download is needed;
-    the numbers compare models scored with the same ``dataset`` and ``seed`` only.
-
-    * ``"fd"``: Fréchet distance on gdl features between samples and test images
-      (:func:`frechet_distance`; lower is better, about the finite-sample floor for real data);
-    * ``"precision"``, ``"recall"``: :math:`k`-NN precision and recall (:func:`precision_recall`);
-    * ``"classes_covered"``: how many classes get at least a fifth of their test-set share of
-      the samples, by the classifier's predictions (out of ``"num_classes"``).
-
-    Use about 1000 samples: the FD's upward bias shrinks like :math:`1/n`, so only scores from
-    equal-sized sample sets compare exactly.
-
-    Arguments:
-        samples: ``(n, 1, H, W)`` images on the data's own scale (digits: 0..16, integers or
-            floats; Fashion-MNIST with L levels: 0..L-1).
-        dataset: ``"digits"``, ``"fashion-mnist"`` or ``"fashion-mnist (L levels)"``.
-        seed: seed of the feature network (the leaderboard uses 0).
-        k: neighbours for precision and recall.
-
-    Returns:
-        a dict with ``"fd"``, ``"precision"``, ``"recall"``, ``"classes_covered"``,
-        ``"num_classes"``, ``"n"`` and ``"seed"``.
-
-    Raises:
-        ValueError: if ``samples`` have the wrong shape, are not finite or are off the data's scale.
-
-    Example:
-        >>> from gdl import data
-        >>> x_val, _ = data.digits("val")
-        >>> q = sample_quality(x_val)
-        >>> sorted(q)
-        ['classes_covered', 'fd', 'n', 'num_classes', 'precision', 'recall', 'seed']
-        >>> q["fd"] > 0, q["precision"] > 0.8, q["classes_covered"]
-        (True, True, 10)
-
-    References:
-        Heusel et al., "GANs trained by a two time-scale update rule converge to a local Nash
-        equilibrium", NeurIPS 2017 (the Fréchet Inception Distance). https://arxiv.org/abs/1706.08500
-    """
-    _, shape, levels = _parse_dataset(dataset)
-    x = _check_samples(samples, shape, levels, dataset)  # before the (slower) first training
-    ref = _reference(dataset, seed, k)
-    f = _features(ref.net, x)
-    precision, recall = precision_recall(ref.features, f, k=k, real_radii=ref.radii)
-    with torch.no_grad():
-        predicted = ref.net.head(f.float()).argmax(1)
-    share = torch.bincount(predicted, minlength=len(ref.class_share)).double() / len(x)
-    covered = int((share >= 0.2 * ref.class_share).sum())
-    return {
-        "fd": frechet_distance(ref.features, f),
-        "precision": precision,
-        "recall": recall,
-        "classes_covered": covered,
-        "num_classes": len(ref.class_share),
-        "n": len(x),
-        "seed": seed,
-    }
-
-
-def _quality_line(q: dict) -> str:
-    return (
-        f"FD on gdl features {q['fd']:.2f}, precision {q['precision']:.2f}, recall {q['recall']:.2f}, "
-        f"{q['classes_covered']}/{q['num_classes']} classes ({q['n']} samples)"
-    )
-
-
-def mode_coverage(samples: torch.Tensor, *, noise: float = 0.1, radius: float = 3.0) -> dict:
-    r"""How well 2-D samples cover the eight Gaussians of :func:`gdl.data.toy_2d` ``("8gaussians")``.
-
-    The modes sit at :math:`2(\cos\frac{2\pi j}{8}, \sin\frac{2\pi j}{8})`, :math:`j=0..7`, with
-    standard deviation ``noise``. A sample is *high quality* if it lies within ``radius``
-    standard deviations of its nearest mode; a mode is *covered* if it receives at least a fifth
-    of its fair share (:math:`n/8`) of the samples. A collapsed GAN covers few modes; the
-    histogram's KL divergence from uniform, :math:`\sum_j h_j \log(8 h_j)`, is 0 for a perfect
-    balance and :math:`\log 8 \approx 2.08` when all samples sit on one mode.
-
-    Arguments:
-        samples: points ``(n, 2)``.
-        noise: the data's standard deviation around each mode.
-        radius: the high-quality radius, in standard deviations.
-
-    Returns:
-        a dict with ``"modes"`` (covered, out of 8), ``"high_quality"`` (fraction of samples)
-        and ``"kl"`` (of the high-quality samples' mode histogram from uniform).
-
-    Example:
-        >>> from gdl import data
-        >>> x, _ = data.toy_2d("8gaussians", 1000, seed=0)
-        >>> q = mode_coverage(x)
-        >>> q["modes"], q["high_quality"] > 0.99, q["kl"] < 0.01
-        (8, True, True)
-    """
-    if not isinstance(samples, torch.Tensor) or samples.dim() != 2 or samples.shape[1] != 2:
-        shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__
-        raise ValueError(f"samples must be a tensor of shape (n, 2), got {shape}")
-    if len(samples) < 8:
-        raise ValueError(f"samples must hold at least 8 points, got {len(samples)}")
-    if not noise > 0 or not radius > 0:
-        raise ValueError(f"noise and radius must be > 0, got {noise} and {radius}")
-    angles = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8
-    centres = 2.0 * torch.stack([angles.cos(), angles.sin()], dim=1)
-    d = torch.cdist(samples.detach().double(), centres)  # (n, 8)
-    nearest, mode = d.min(1)
-    good = nearest <= radius * noise
-    counts = torch.bincount(mode[good], minlength=8).double()
-    share = counts / max(good.sum().item(), 1)
-    kl = (share[share > 0] * (8 * share[share > 0]).log()).sum().item()
-    return {
-        "modes": int((counts >= 0.2 * len(samples) / 8).sum()),
-        "high_quality": good.double().mean().item(),
-        "kl": kl if good.any() else math.log(8),
-    }

@@ -12,31 +12,42 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import _checks as checks
+
 __all__ = [
-    "MLP", "CausalConv1d", "MaskedLinear", "MaskedConv2d",
+    "MLP", "CausalConv1d", "MaskedLinear", "MaskedMLP", "MaskedConv2d",
     "SinusoidalEmbedding", "TimeUNet", "TimeMLP",
 ]
 
 
 class MLP(nn.Sequential):
-    """A multilayer perceptron: ``Linear → activation`` repeated, then a final ``Linear``.
+    """A multilayer perceptron: ``Linear → activation (→ dropout)`` repeated, then a final ``Linear``.
+
+    The one MLP of the package: the VAEs' encoders and decoders, the GANs' networks, the flows'
+    coupling conditioners and the energy and score networks are all made of it.
 
     Arguments:
         in_features: input size.
-        hidden: sizes of the hidden layers.
+        hidden: sizes of the hidden layers (may be empty: a single linear map).
         out_features: output size.
-        activation: module class used between layers.
+        activation: builds the module used after every hidden layer, e.g. ``nn.ReLU`` or
+            ``lambda: nn.LeakyReLU(0.2)``.
+        dropout: probability of zeroing a hidden unit in training mode (0: no dropout layers).
+        zero_last: start the final layer at zero, so the untrained network outputs zeros (a
+            coupling that starts as the identity, a residual branch that starts closed).
 
     Example:
         >>> import torch
         >>> MLP(2, [16, 16], 3)(torch.zeros(5, 2)).shape
         torch.Size([5, 3])
+        >>> MLP(2, [4], 3, zero_last=True)(torch.randn(5, 2)).abs().max().item()
+        0.0
     """
 
     def __init__(
@@ -44,17 +55,27 @@ class MLP(nn.Sequential):
         in_features: int,
         hidden: Sequence[int],
         out_features: int,
-        activation: type[nn.Module] = nn.ReLU,
+        activation: Callable[[], nn.Module] = nn.ReLU,
+        dropout: float = 0.0,
+        zero_last: bool = False,
     ):
-        sizes = [in_features, *hidden, out_features]
-        if any(s < 1 for s in sizes):
-            raise ValueError(f"layer sizes must be positive, got {sizes}")
+        sizes = [
+            checks.positive_int(in_features, "in_features"),
+            *checks.ints(hidden, "hidden", allow_empty=True),
+            checks.positive_int(out_features, "out_features"),
+        ]
+        dropout = checks.probability(dropout, "dropout")
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(a, b))
             if i < len(sizes) - 2:
                 layers.append(activation())
+                if dropout > 0:
+                    layers.append(nn.Dropout(dropout))
         super().__init__(*layers)
+        if zero_last:
+            nn.init.zeros_(self[-1].weight)
+            nn.init.zeros_(self[-1].bias)
 
 
 class CausalConv1d(nn.Conv1d):
@@ -139,6 +160,93 @@ class MaskedLinear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight * self.mask, self.bias)
+
+
+class MaskedMLP(nn.Module):
+    r"""MADE's network: an MLP whose masked weights make output :math:`i` depend only on the
+    inputs before :math:`i` in an ordering.
+
+    Each unit carries a *degree*: input :math:`d` has :math:`m^0(d)`, its position in the
+    ordering (1 to :math:`D`); hidden unit :math:`k` of layer :math:`l` has
+    :math:`m^l(k) \in \{1, \dots, D-1\}`, cycling through those values so that every degree
+    appears. The masks
+
+    .. math::
+
+        M^{l}_{kj} = \mathbb{1}\big[m^{l}(k) \ge m^{l-1}(j)\big], \qquad
+        M^{\text{out}}_{dk} = \mathbb{1}\big[m^{0}(d) > m^{L}(k)\big]
+
+    let a hidden unit of degree :math:`m` see only inputs of degree :math:`\le m`, and the
+    outputs for a dimension of degree :math:`m` only hidden units of degree :math:`< m`.
+
+    Arguments:
+        ordering: a permutation of ``0 .. D - 1``; ``ordering[0]`` is conditioned on nothing.
+        hidden: sizes of the hidden layers (at least one).
+        outputs_per_dim: :math:`K` outputs for each dimension (logits, or a shift and a scale).
+        zero_last: start the output layer at zero.
+
+    Shapes:
+        ``(B, D) -> (B, D, K)``.
+
+    Example:
+        >>> import torch
+        >>> net = MaskedMLP(torch.tensor([2, 0, 1]), hidden=[8], outputs_per_dim=2)
+        >>> net.degrees.tolist(), net(torch.zeros(4, 3)).shape
+        ([2, 3, 1], torch.Size([4, 3, 2]))
+
+    References:
+        Germain, Gregor, Murray and Larochelle, *MADE: Masked Autoencoder for Distribution
+        Estimation*, ICML 2015, https://arxiv.org/abs/1502.03509.
+    """
+
+    def __init__(
+        self,
+        ordering: Sequence[int] | torch.Tensor,
+        hidden: Sequence[int],
+        outputs_per_dim: int = 1,
+        zero_last: bool = False,
+    ):
+        super().__init__()
+        ordering = torch.as_tensor(ordering)
+        D = len(ordering)
+        is_permutation = (
+            not ordering.dtype.is_floating_point
+            and ordering.dim() == 1
+            and torch.equal(ordering.sort().values, torch.arange(D))
+        )
+        if D < 1 or not is_permutation:
+            raise ValueError(f"ordering must be a permutation of 0..{D - 1}, got {ordering.tolist()}")
+        hidden = checks.ints(hidden, "hidden")
+        self.dims, self.outputs_per_dim = D, checks.positive_int(outputs_per_dim, "outputs_per_dim")
+        degrees = torch.empty(D, dtype=torch.long)
+        degrees[ordering] = torch.arange(1, D + 1)  # m^0(d): position of d in the ordering
+        self.register_buffer("ordering", ordering.long().clone())
+        self.register_buffer("degrees", degrees)
+        layers: list[nn.Module] = []
+        m_prev = degrees
+        for size in hidden:
+            m = torch.arange(size) % max(D - 1, 1) + 1  # cycle through 1 .. D-1
+            layers += [MaskedLinear(len(m_prev), size, m[:, None] >= m_prev[None, :]), nn.ReLU()]
+            m_prev = m
+        mask = degrees[:, None] > m_prev[None, :]  # (D, last hidden): strictly earlier degrees
+        mask = mask.repeat_interleave(self.outputs_per_dim, dim=0)  # (D * K, last hidden)
+        layers.append(MaskedLinear(len(m_prev), D * self.outputs_per_dim, mask))
+        if zero_last:
+            nn.init.zeros_(layers[-1].weight)
+            nn.init.zeros_(layers[-1].bias)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).view(len(x), self.dims, self.outputs_per_dim)  # (B, D, K)
+
+    def connectivity(self) -> torch.Tensor:
+        """``(D, D)`` booleans: entry ``(d, j)`` is True where the outputs for dimension ``d``
+        can be reached from input ``j`` through some path of unmasked weights."""
+        masks = [layer.mask for layer in self.net if isinstance(layer, MaskedLinear)]
+        reach = masks[-1][:: self.outputs_per_dim]  # (D, H): one row per dimension, not per output
+        for mask in reversed(masks[:-1]):
+            reach = reach @ mask  # (D, previous layer): counts paths
+        return reach > 0
 
 
 def _pair(k: int | tuple[int, int]) -> tuple[int, int]:

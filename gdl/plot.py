@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["STYLE", "image_grid", "scatter_2d", "density_2d", "training_curves"]
+__all__ = ["STYLE", "image_grid", "data_and_samples", "scatter_2d", "density_2d", "training_curves"]
 
 #: matplotlib settings applied by every helper.
 STYLE = {
@@ -83,6 +83,22 @@ def image_grid(
         ax.grid(False)
         ax.set_title(title)
     return ax
+
+
+def data_and_samples(
+    data: torch.Tensor, samples: torch.Tensor, *, levels: int | None = None, model: str = "the model",
+    n: int = 64, data_title: str = "Test images",
+):
+    """Two image grids side by side: ``n`` images of the data, then ``n`` samples of a model.
+
+    Returns:
+        the two axes.
+    """
+    with plt.rc_context(STYLE):
+        _, axes = plt.subplots(1, 2, figsize=(8, 4))
+    image_grid(data[:n], levels=levels, ax=axes[0], title=data_title)
+    image_grid(samples[:n], levels=levels, ax=axes[1], title=f"Samples from {model}")
+    return axes
 
 
 def scatter_2d(points: torch.Tensor, *, ax=None, title: str = "", c=None, s: float = 2.0, lim=3.0):

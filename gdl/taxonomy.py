@@ -93,7 +93,8 @@ class Family:
     r"""A family of deep generative models.
 
     Arguments:
-        key: short name used by :func:`register`.
+        key: short name used by :func:`register`; also the name of the family's module
+            (``gdl.<key>``) and of its folder in the gallery (``gallery/<key>/``).
         name: display name.
         chapters: chapters of *Generative Deep Learning* (2nd ed.) that cover it.
         key_idea: one sentence.
@@ -127,7 +128,7 @@ FAMILIES: dict[str, Family] = {
             "exact",
         ),
         Family(
-            "flow",
+            "flows",
             "Normalizing flows",
             (6,),
             "Map data to simple noise with an invertible network and count how it "
@@ -160,7 +161,7 @@ FAMILIES: dict[str, Family] = {
             "unnormalised",
         ),
         Family(
-            "score",
+            "diffusion",
             "Score-based and diffusion models",
             (8,),
             "Learn the gradient of the log-density of noised data and follow it back from noise.",

@@ -8,6 +8,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import gdl  # noqa: E402
+from gdl.base import GenerativeModel  # noqa: E402
 from gdl.autoregressive import MADE, CausalConvARM, PixelCNN  # noqa: E402
 
 torch.set_num_threads(1)
@@ -43,7 +44,7 @@ def tiny_char_lstm():
 
 
 def tiny_gpt():
-    from gdl.transformer import GPT
+    from gdl.autoregressive import GPT
 
     return GPT(vocab_size=5, block_size=6, n_layer=2, n_head=2, n_embd=8), _tiny_tokens()
 
@@ -133,7 +134,7 @@ def tiny_conditional_gan():
 
 
 def tiny_ebm():
-    from gdl.ebm import EBM
+    from gdl.energy import EBM
 
     model = EBM(event_shape=(2,), hidden=[8], steps=3, buffer_size=32)
     return model, torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
@@ -175,6 +176,30 @@ TINY_MODELS = {
     "NCSN": tiny_ncsn,
     "DDPM": tiny_ddpm,
 }
+
+
+@pytest.fixture
+def bound_model():
+    """A stand-in latent-variable model with an ELBO only, registered for the test, then removed."""
+    from gdl.taxonomy import FAMILIES, REGISTRY, register
+
+    class BoundModel(GenerativeModel):
+        event_shape = (2,)
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(2))
+
+        def elbo(self, x):
+            return -((x - self.w) ** 2).sum(-1)
+
+        def sample(self, n):
+            return self.w.detach().expand(self._check_n(n), 2).clone()
+
+    cls = register("latent")(BoundModel)
+    yield cls()
+    REGISTRY.pop("BoundModel")
+    FAMILIES["latent"].members.remove(cls)
 
 
 @pytest.fixture(autouse=True)

@@ -157,3 +157,22 @@ def test_missing_names_package_names_the_package(monkeypatch):
             data.names("train")
     finally:
         data._name_list.cache_clear()
+
+
+def test_image_sets_describe_their_data():
+    digits = data.image_set("digits")
+    assert digits.shape == (1, 8, 8) and digits.num_levels == data.DIGITS_LEVELS
+    x, y = digits.load("test")
+    assert tuple(x.shape[1:]) == digits.shape and len(x) == len(y) == 447
+    assert digits.label() == "digits" and data.image_set("fashion-mnist").label(4) == "fashion-mnist (4 levels)"
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        data.image_set("cifar")
+    with pytest.raises(ValueError, match="the digits have 17 levels"):
+        digits.load("test", num_levels=4)
+
+
+def test_eight_gaussian_centres_are_the_modes_of_the_data():
+    centres = torch.as_tensor(data.eight_gaussian_centres())
+    x, y = data.toy_2d("8gaussians", 4000, seed=0)
+    means = torch.stack([x[y == k].mean(0) for k in range(8)]).double()
+    assert torch.allclose(means, centres, atol=0.02)

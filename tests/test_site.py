@@ -49,7 +49,7 @@ PAGES = {
     "auto_examples/autoregressive/plot_03_pixelcnn.html": True,
     "auto_examples/autoregressive/plot_04_pixelcnn_fashion.html": False,
     "auto_examples/autoregressive/plot_05_lstm_text.html": False,
-    "auto_examples/transformers/plot_01_gpt.html": True,
+    "auto_examples/autoregressive/plot_06_gpt.html": True,
     "auto_examples/latent/plot_01_vae_digits.html": True,
     "auto_examples/latent/plot_04_vqvae.html": True,
     "auto_examples/data/plot_01_datasets.html": True,

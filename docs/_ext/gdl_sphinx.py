@@ -22,6 +22,14 @@ logger = logging.getLogger(__name__)
 DOCS = Path(__file__).resolve().parent.parent
 
 
+def reset_gdl(gallery_conf, fname, when=None):
+    """Before each gallery script: one thread, and the run's seed in every generator
+    (:func:`gdl.run.prepare`), so that scripts hold no seed or thread settings of their own."""
+    from gdl.run import prepare
+
+    prepare()
+
+
 def tight_matplotlib_scraper(block, block_vars, gallery_conf, **kwargs):
     """sphinx-gallery's matplotlib scraper, saving figures with ``bbox_inches="tight"``."""
     from sphinx_gallery.scrapers import matplotlib_scraper
@@ -116,7 +124,7 @@ class Leaderboard(DynamicDirective):
 
     def run(self):
         self.note_dynamic()
-        from gdl.metrics import load_results
+        from gdl.results import load_results
 
         folder = Path(os.environ.get("GDL_RESULTS_DIR", DOCS / "auto_examples" / "_results"))
         dataset = self.options.get("dataset", "digits")
@@ -126,7 +134,7 @@ class Leaderboard(DynamicDirective):
             if executed:
                 logger.warning(
                     f"leaderboard: no results for {dataset!r} in {folder}; did a gallery script "
-                    "stop calling gdl.metrics.record?",
+                    "stop calling gdl.results.record?",
                     location=(self.env.docname, self.lineno),
                 )
             return self.markdown(

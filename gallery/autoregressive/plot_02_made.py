@@ -24,14 +24,11 @@ Time budget: 60 s.
 # :math:`\le m(k)`; the output for a dimension of degree :math:`m` sees hidden units of degree
 # :math:`< m`.
 import matplotlib.pyplot as plt
-import torch
 
 import gdl
 from gdl import data
 from gdl.autoregressive import MADE
 
-torch.set_num_threads(1)  # small networks run fastest on one thread
-torch.manual_seed(0)
 HIDDEN = [256]  # one hidden layer: deeper or wider ones overfit 1000 images sooner
 STEPS = 3_000  # an upper bound: early stopping ends each run much sooner
 BATCH_SIZE = 64
@@ -51,18 +48,8 @@ print(f"{model.num_parameters():,} parameters")
 # ------------------------------
 # :func:`gdl.fit` minimises the mean negative log-likelihood, checks the validation NLL about
 # once an epoch, and keeps the best weights.
-history = gdl.fit(
-    model,
-    x_train,
-    steps=STEPS,
-    batch_size=BATCH_SIZE,
-    lr=LR,
-    val_data=x_val,
-    eval_every=EVAL_EVERY,
-    patience=PATIENCE,
-    seed=0,
-    log_every=150,
-)
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
+                  eval_every=EVAL_EVERY, patience=PATIENCE, log_every=150)
 gdl.plot.training_curves(history, title="MADE on digits", ylabel="NLL (nats/image)")
 plt.show()
 
@@ -71,29 +58,13 @@ plt.show()
 # ---------------
 # As for every categorical ARM, this is the exact negative log-probability of the discrete
 # test images.
-test_nll = gdl.metrics.nll(model, x_test)
-samples, sample_seconds = gdl.metrics.timed_sample(model, 1000)  # also scored for quality
-
-gdl.metrics.record(
-    "MADE",
-    dataset="digits",
-    nll=test_nll,
-    kind="exact",
-    dims=64,
-    model=model,
-    history=history,
-    sample_seconds_per_100=sample_seconds,
-    source="autoregressive/plot_02_made.py",
-    samples=samples,
-)
+result = gdl.results.record("MADE", model, x_test, history=history)
 
 # %%
 # Samples
 # -------
 # Sampling takes 64 passes through the network, one per dimension, in the model's ordering.
-fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-gdl.plot.image_grid(x_test[:64], levels=17, ax=axes[0], title="Test images")
-gdl.plot.image_grid(samples[:64], levels=17, ax=axes[1], title="Samples from MADE")
+gdl.plot.data_and_samples(x_test, result.samples, levels=17, model="MADE")
 plt.show()
 
 # %%
@@ -102,19 +73,9 @@ plt.show()
 # The chain rule holds for every ordering, but the conditionals are easier to learn in some
 # than in others. A second MADE generates the pixels in a random order drawn from a seed.
 random_model = MADE(event_shape=(1, 8, 8), num_levels=17, hidden=HIDDEN, seed=0)
-random_history = gdl.fit(
-    random_model,
-    x_train,
-    steps=STEPS,
-    batch_size=BATCH_SIZE,
-    lr=LR,
-    val_data=x_val,
-    eval_every=EVAL_EVERY,
-    patience=PATIENCE,
-    seed=0,
-    log_every=0,
-)
-random_nll = gdl.metrics.nll(random_model, x_test)
+gdl.fit(random_model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
+        eval_every=EVAL_EVERY, patience=PATIENCE, log_every=0)
+test_nll, random_nll = result.nll, gdl.metrics.nll(random_model, x_test)
 print(f"test NLL: natural order {test_nll:.2f}, random order {random_nll:.2f} nats/image")
 
 
@@ -123,19 +84,11 @@ print(f"test NLL: natural order {test_nll:.2f}, random order {random_nll:.2f} na
 # ----------------------
 # Multiplying the masks of all layers gives, for each output, the inputs it can reach (a
 # non-zero entry means some path exists). In the natural order this is strictly
-# lower-triangular; a random order permutes it. The bars compare the two test NLLs.
-def connectivity(made: MADE) -> torch.Tensor:
-    """(D, D): entry (d, j) > 0 when the output for dimension d can reach input j."""
-    masks = [layer.mask for layer in made.net if hasattr(layer, "mask")]
-    reach = masks[-1][:: made.outputs_per_dim]  # (D, H): one row per dimension, not per level
-    for mask in reversed(masks[:-1]):
-        reach = reach @ mask  # (D, previous layer): counts paths
-    return (reach > 0).float()
-
-
+# lower-triangular; a random order permutes it
+# (:meth:`~gdl.nn.MaskedMLP.connectivity`). The bars compare the two test NLLs.
 fig, axes = plt.subplots(1, 3, figsize=(12, 4))
 for ax, made, name in ((axes[0], model, "natural"), (axes[1], random_model, "random")):
-    ax.imshow(connectivity(made), cmap="Greys", interpolation="nearest")
+    ax.imshow(made.net.connectivity(), cmap="Greys", interpolation="nearest")
     ax.set(title=f"Connectivity, {name} order", xlabel="input pixel j", ylabel="output pixel d")
 axes[2].bar(["natural", "random"], [test_nll, random_nll], color=["C0", "C1"])
 axes[2].set(title="Test NLL by ordering", xlabel="ordering", ylabel="NLL (nats/image)")

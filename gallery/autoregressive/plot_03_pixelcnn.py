@@ -31,8 +31,6 @@ import gdl
 from gdl import data
 from gdl.autoregressive import PixelCNN
 
-torch.set_num_threads(1)  # small convolutions run fastest on one thread
-torch.manual_seed(0)
 HIDDEN = 32
 NUM_BLOCKS = 6
 DROPOUT = 0.3  # 1000 training images overfit quickly; dropout in the blocks delays it
@@ -56,18 +54,8 @@ print(f"{model.num_parameters():,} parameters")
 # ------------------------------
 # All 64 conditionals come from one forward pass, so training costs one pass per batch.
 # Validation NLL is checked about once an epoch and the best weights are kept.
-history = gdl.fit(
-    model,
-    x_train,
-    steps=STEPS,
-    batch_size=BATCH_SIZE,
-    lr=LR,
-    val_data=x_val,
-    eval_every=EVAL_EVERY,
-    patience=PATIENCE,
-    seed=0,
-    log_every=150,
-)
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
+                  eval_every=EVAL_EVERY, patience=PATIENCE, log_every=150)
 gdl.plot.training_curves(history, title="PixelCNN on digits", ylabel="NLL (nats/image)")
 plt.show()
 
@@ -76,29 +64,13 @@ plt.show()
 # ---------------
 # The exact negative log-probability of the discrete test images, comparable with the
 # causal-convolution ARM and MADE on the leaderboard.
-test_nll = gdl.metrics.nll(model, x_test)
-samples, sample_seconds = gdl.metrics.timed_sample(model, 1000)  # also scored for quality
-
-gdl.metrics.record(
-    "PixelCNN (gated)",
-    dataset="digits",
-    nll=test_nll,
-    kind="exact",
-    dims=64,
-    model=model,
-    history=history,
-    sample_seconds_per_100=sample_seconds,
-    source="autoregressive/plot_03_pixelcnn.py",
-    samples=samples,
-)
+result = gdl.results.record("PixelCNN (gated)", model, x_test, history=history)
 
 # %%
 # Samples
 # -------
 # Sampling runs the network once per pixel, 64 times in all.
-fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-gdl.plot.image_grid(x_test[:64], levels=17, ax=axes[0], title="Test images")
-gdl.plot.image_grid(samples[:64], levels=17, ax=axes[1], title="Samples from PixelCNN")
+gdl.plot.data_and_samples(x_test, result.samples, levels=17, model="PixelCNN")
 plt.show()
 
 # %%

@@ -29,8 +29,6 @@ import gdl
 from gdl import data
 from gdl.autoregressive import CharLSTM
 
-torch.set_num_threads(1)  # small recurrent nets run fastest on one thread
-torch.manual_seed(0)
 STEPS = 3_000  # an upper bound: early stopping ends the run sooner
 BATCH_SIZE = 64
 LR = 2e-3
@@ -51,18 +49,8 @@ print(f"{model.num_parameters():,} parameters")
 # -----------------------------
 # Every position sees the true letters before it, not the model's own guesses, so one pass
 # over a batch trains all twelve predictions at once.
-history = gdl.fit(
-    model,
-    x_train,
-    steps=STEPS,
-    batch_size=BATCH_SIZE,
-    lr=LR,
-    val_data=x_val,
-    eval_every=EVAL_EVERY,
-    patience=PATIENCE,
-    seed=0,
-    log_every=500,
-)
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
+                  eval_every=EVAL_EVERY, patience=PATIENCE, log_every=500)
 gdl.plot.training_curves(history, title="CharLSTM on names", ylabel="NLL (nats/name)")
 plt.show()
 
@@ -86,7 +74,6 @@ print(f"validation bits/char: CharLSTM {lstm_bpc:.3f}, unigram {unigram_bpc:.3f}
 # -------------------------------
 # Dividing the logits by a temperature below 1 favours the likely letters (common, safe
 # names); above 1 it flattens the distribution (inventive, then unpronounceable ones).
-torch.manual_seed(0)
 for temperature in TEMPERATURES:
     names = model.sample_text(12, vocab, temperature=temperature)
     print(f"T={temperature}: " + ", ".join(s.capitalize() for s in names))
@@ -95,7 +82,6 @@ for temperature in TEMPERATURES:
 # How long are the names?
 # -----------------------
 # The end token is a prediction like any other, so the model also learns the lengths.
-torch.manual_seed(0)
 sampled = model.sample(2000)
 fig, ax = plt.subplots(figsize=(6, 3.5))
 bins = torch.arange(0.5, x_train.shape[1] + 1).tolist()

@@ -5,7 +5,7 @@ Sample quality of every family
 Likelihoods rank the models that have one; a GAN has none, and a good likelihood does not
 promise good-looking samples. This page puts every model that drew digits on one scale: the
 Fréchet distance between gdl features of 1000 samples and of the 447 test digits
-(:func:`gdl.metrics.sample_quality`), where the features are the penultimate layer of a small
+(:func:`gdl.quality.sample_quality`), where the features are the penultimate layer of a small
 classifier that gdl trains on the training digits. It is the second column of the
 :doc:`leaderboard </leaderboard>`.
 
@@ -19,7 +19,7 @@ Time budget: 60 s.
 # %%
 # The samples recorded by the gallery
 # -----------------------------------
-# Every gallery script that passes its samples to :func:`gdl.metrics.record` leaves them
+# Every gallery script that passes its samples to :func:`gdl.results.record` leaves them
 # beside its leaderboard row; this section runs last, so all of them are in. Outside the docs
 # build there are none, and only the reference sets below appear.
 import os
@@ -30,14 +30,13 @@ import torch
 import gdl
 from gdl import data
 
-torch.set_num_threads(1)
 NUM_SAMPLES = 1000
 FEATURE_SEEDS = (0, 1, 2)  # seeds of the feature networks; the leaderboard uses 0
 
-folder = os.environ.get(gdl.metrics.RESULTS_ENV)
-rows = gdl.metrics.load_results(folder) if folder and os.path.isdir(folder) else []
+folder = os.environ.get(gdl.results.RESULTS_ENV)
+rows = gdl.results.load_results(folder) if folder and os.path.isdir(folder) else []
 model_samples = {
-    r["model"]: gdl.metrics.load_samples(folder, r)
+    r["model"]: gdl.results.load_samples(folder, r)
     for r in rows
     if r["dataset"] == "digits" and r.get("samples_file")
 }
@@ -71,7 +70,7 @@ def independent_pixels(g):
 
 
 references = {
-    name: [gdl.metrics.sample_quality(draw(torch.Generator().manual_seed(s)), seed=s) for s in FEATURE_SEEDS]
+    name: [gdl.quality.sample_quality(draw(torch.Generator().manual_seed(s)), seed=s) for s in FEATURE_SEEDS]
     for name, draw in [
         ("real digits", real_digits),
         ("real + noise", noisy_digits),
@@ -79,7 +78,7 @@ references = {
     ]
 }
 scores = {
-    name: [gdl.metrics.sample_quality(x, seed=s) for s in FEATURE_SEEDS]
+    name: [gdl.quality.sample_quality(x, seed=s) for s in FEATURE_SEEDS]
     for name, x in model_samples.items()
 }
 

@@ -20,7 +20,6 @@ import torch
 import gdl
 from gdl import data
 
-torch.manual_seed(0)
 for split in ("train", "val", "test"):
     x, y = data.digits(split)
     print(f"{split:5}: x {tuple(x.shape)} {x.dtype}, values {int(x.min())}..{int(x.max())}")

@@ -34,8 +34,6 @@ import torch
 import gdl
 from gdl.diffusion import NCSN
 
-torch.set_num_threads(1)  # small MLPs run fastest on one thread
-torch.manual_seed(0)
 STEPS = 6_000
 BATCH_SIZE = 256
 LR = 2e-3
@@ -52,7 +50,7 @@ print(f"{model.num_parameters():,} parameters; sigmas {[round(s, 3) for s in mod
 # Each example gets one random noise level per step. With the :math:`\sigma^2` weighting the
 # loss of a perfect model is not zero but the irreducible noise of the regression target;
 # what matters is that it falls.
-history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, seed=0, log_every=1_500)
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=1_500)
 gdl.plot.training_curves(history, title="Denoising score matching", ylabel="weighted DSM loss")
 plt.show()
 
@@ -87,7 +85,6 @@ plt.show()
 # \sigma_i) + \sqrt{\alpha_i}\,\boldsymbol\xi`. A final denoising step,
 # :math:`\mathbf{x} + \sigma_L^2\,\mathbf{s}_\theta(\mathbf{x}, \sigma_L)` (Tweedie's formula),
 # removes the last level's noise.
-torch.manual_seed(0)
 samples, path = model.sample(2000, return_trajectory=True)  # path: (L + 1, 2000, 2)
 fig, axes = plt.subplots(1, 4, figsize=(15, 4))
 for ax, k in zip(axes, [0, 3, 6, 10]):

@@ -26,8 +26,6 @@ Time budget: 60 s.
 # schedule of Nichol and Dhariwal (2021) removes the signal gently:
 # :math:`\sqrt{\bar\alpha_t}` falls from 1 to 0 along a quarter cosine. Each row below is one
 # test digit drawn from :math:`q(\mathbf{x}_t\mid\mathbf{x}_0)` at the step of its column.
-import os
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -35,9 +33,6 @@ import gdl
 from gdl import data
 from gdl.diffusion import DDPM
 
-torch.set_num_threads(1)  # small MLPs run fastest on one thread
-SEED = int(os.environ.get("GDL_SEED", 0))  # 0 in the docs; tests/benchmarks/seeds.py varies it
-torch.manual_seed(SEED)
 NUM_STEPS = 1000  # T
 HIDDEN = (256, 256)
 STEPS = 1500
@@ -57,9 +52,10 @@ def show_grid(images, steps, ax, title):
     ax.set_xlabel("step $t$")
 
 
-models = {
+grey_level = DDPM(num_steps=NUM_STEPS, hidden=HIDDEN, prediction="levels")  # built first, as in
+models = {  # the next example, which loads the same trained weights from the cache
     "ε-network": DDPM(num_steps=NUM_STEPS, hidden=HIDDEN, prediction="eps"),
-    "grey-level posterior": DDPM(num_steps=NUM_STEPS, hidden=HIDDEN, prediction="levels"),
+    "grey-level posterior": grey_level,
 }
 schedule = models["ε-network"].schedule
 x0 = models["ε-network"].to_unit(x_test[:6])  # (6, 1, 8, 8) in [-1, 1]
@@ -78,13 +74,13 @@ plt.show()
 # directly. The second outputs logits over the 17 grey levels of each pixel, adds the exact
 # log-likelihood :math:`-(x_{t,i} - \sqrt{\bar\alpha_t}c)^2 / 2(1-\bar\alpha_t)` of the pixel's
 # own noisy value for each level :math:`c`, and derives :math:`\boldsymbol\epsilon_\theta` from
-# the mean of that categorical: at low noise it denoises exactly before any training.
+# the mean of that categorical: at low noise it denoises exactly before any training. The
+# trained weights go to a cache (``cache=True``), from which the next example loads them.
 histories = {}
 for name, model in models.items():
     print(f"{name}: {model.num_parameters():,} parameters")
-    histories[name] = gdl.fit(
-        model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, ema=EMA, seed=SEED, log_every=500
-    )
+    histories[name] = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, ema=EMA,
+                              log_every=500, cache=True)
 
 # %%
 # The bound, term by term
@@ -100,7 +96,6 @@ for name, model in models.items():
 # \mathrm{round}(\cdot))/\sqrt{1-\bar\alpha_t}`, pays heavily for it.
 terms = {}
 for name, model in models.items():
-    torch.manual_seed(SEED)
     with torch.no_grad():
         terms[name] = model.elbo_terms(x_test)  # (447, T + 1), nats
     t = terms[name]
@@ -125,29 +120,14 @@ plt.show()
 # Both numbers are upper bounds on the discrete negative log-likelihood. Samples come from
 # DDIM with 50 deterministic steps (:math:`\eta = 0`; see the next example), which costs 50
 # network calls instead of 1000.
-import time
-
-model = models["grey-level posterior"]
-for name, m in models.items():
-    torch.manual_seed(SEED)
-    start = time.perf_counter()
-    samples = m.sample(1000, steps=50)  # (1000, 1, 8, 8), grey levels 0..16
-    seconds = (time.perf_counter() - start) / 10  # per 100 samples
-    gdl.metrics.record(
-        f"DDPM ({name})",
-        dataset="digits",
-        nll=terms[name].sum(1).mean().item(),
-        kind="bound",
-        dims=64,
-        model=m,
-        history=histories[name],
-        sample_seconds_per_100=seconds,
-        source="diffusion/plot_02_ddpm_digits.py",
+results = {
+    name: gdl.results.record(
+        f"DDPM ({name})", model, x_test, history=histories[name], nll=terms[name].sum(1).mean().item(),
+        kind="bound", sample_kwargs={"steps": 50},
         note=f"T={NUM_STEPS}, cosine schedule, fixed variance posterior; DDIM 50 steps to sample",
-        samples=samples,
     )
-torch.manual_seed(SEED)
-samples = model.sample(1000, steps=50)  # the grey-level model's samples, shown below
+    for name, model in models.items()
+}
 
 # %%
 # The reverse process
@@ -155,8 +135,7 @@ samples = model.sample(1000, steps=50)  # the grey-level model's samples, shown 
 # Ancestral sampling draws :math:`\mathbf{x}_T\sim\mathcal{N}(\mathbf{0},\mathbf{I})` and then
 # :math:`\mathbf{x}_{t-1}\sim p_\theta(\mathbf{x}_{t-1}\mid\mathbf{x}_t)` for all 1000 steps.
 # Read each row right to left: the digit appears late, in the last tenth of the steps.
-torch.manual_seed(SEED + 1)
-path = model.reverse(torch.randn(6, 1, 8, 8), keep=True)  # x_T, x_{T-1}, ..., x_0
+path = grey_level.reverse(torch.randn(6, 1, 8, 8), keep=True)  # x_T, x_{T-1}, ..., x_0
 trajectory = torch.stack([path[NUM_STEPS - t] for t in SHOW_T], dim=1)  # (6, 8, 1, 8, 8): x_t
 fig, ax = plt.subplots(figsize=(8, 6.5))
 show_grid(trajectory.flatten(0, 1), SHOW_T, ax, r"Reverse process: $\mathbf{x}_t \sim p_\theta$, from $t = T$ (right) to 0")
@@ -166,9 +145,8 @@ plt.show()
 # Samples
 # -------
 # Test digits beside samples of the grey-level model.
-fig, axes = plt.subplots(1, 2, figsize=(8, 4.2))
-gdl.plot.image_grid(x_test[:64], levels=17, ax=axes[0], title="Test digits")
-gdl.plot.image_grid(samples[:64], levels=17, ax=axes[1], title="DDPM samples (DDIM, 50 steps)")
+gdl.plot.data_and_samples(x_test, results["grey-level posterior"].samples, levels=17,
+                          model="the DDPM (DDIM, 50 steps)", data_title="Test digits")
 plt.show()
 
 # %%

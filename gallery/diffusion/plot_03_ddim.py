@@ -25,8 +25,9 @@ Time budget: 60 s.
 # %%
 # A trained model
 # ---------------
-# The grey-level DDPM of the previous example, trained the same way.
-import os
+# The grey-level DDPM of the previous example, with the same settings, seed and initial
+# weights: :func:`gdl.fit` finds the weights that example trained in its cache and loads them
+# (run on its own, this script trains them).
 import time
 
 import matplotlib.pyplot as plt
@@ -36,10 +37,8 @@ import gdl
 from gdl import data
 from gdl.diffusion import DDPM
 
-torch.set_num_threads(1)
-SEED = int(os.environ.get("GDL_SEED", 0))  # 0 in the docs; tests/benchmarks/seeds.py varies it
-torch.manual_seed(SEED)
 NUM_STEPS = 1000
+HIDDEN = (256, 256)
 STEPS = 1500
 BATCH_SIZE = 128
 LR = 1e-3
@@ -51,21 +50,20 @@ N_SAMPLES = 1000  # per sampler, for the quality measure
 
 x_train, _ = data.digits("train")
 x_test, _ = data.digits("test")
-model = DDPM(num_steps=NUM_STEPS, hidden=(256, 256), prediction="levels")
-history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, ema=EMA, seed=SEED, log_every=0)
-print(f"trained in {history.seconds:.1f} s")
+model = DDPM(num_steps=NUM_STEPS, hidden=HIDDEN, prediction="levels")
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, ema=EMA, cache=True)
 
 # %%
 # Measuring sample quality
 # ------------------------
-# :func:`gdl.metrics.sample_quality` fits Gaussians to the features of 1000 samples and of
+# :func:`gdl.quality.sample_quality` fits Gaussians to the features of 1000 samples and of
 # the test digits, taken from a small classifier that gdl trains on the training digits, and
 # returns the Fréchet distance between them (lower is better). Even real digits stay above
 # zero with 1000 samples: 1000 training and validation digits set the floor.
 
 
 def distance(samples):
-    return gdl.metrics.sample_quality(samples)["fd"]
+    return gdl.quality.sample_quality(samples)["fd"]
 
 
 x_val, _ = data.digits("val")
@@ -79,19 +77,20 @@ print(f"1000 real digits vs test digits: {floor:.1f}")
 # For each number of steps, draw samples with :math:`\eta = 0` and :math:`\eta = 1`; DDPM's
 # ancestral sampler with all 1000 steps is the reference. The deterministic sampler keeps
 # its quality down to a handful of steps; the stochastic one, which adds fresh noise at every
-# jump, needs more. Below five steps neither makes digits.
+# jump, needs more. Below five steps neither makes digits. Every sampler starts from the
+# same random state (``fork_rng``), so they differ by the sampler alone.
 results = {0.0: [], 1.0: []}
 for eta in results:
     for steps in SAMPLING_STEPS:
-        torch.manual_seed(SEED)
         start = time.perf_counter()
-        samples = model.sample(N_SAMPLES, steps=steps, eta=eta)
+        with torch.random.fork_rng():
+            samples = model.sample(N_SAMPLES, steps=steps, eta=eta)
         seconds = time.perf_counter() - start
         results[eta].append(distance(samples))
         print(f"DDIM eta={eta:.0f}, {steps:>4} steps: FD {results[eta][-1]:.1f} ({seconds:.2f} s)")
-torch.manual_seed(SEED)
 start = time.perf_counter()
-ddpm_distance = distance(model.sample(N_SAMPLES))
+with torch.random.fork_rng():
+    ddpm_distance = distance(model.sample(N_SAMPLES))
 print(f"DDPM ancestral, {NUM_STEPS} steps: FD {ddpm_distance:.1f} ({time.perf_counter() - start:.2f} s)")
 
 fig, ax = plt.subplots(figsize=(6, 3.8))
@@ -112,7 +111,6 @@ plt.show()
 # runs draw the same digits as the fine ones. One step can only return the network's first
 # guess :math:`\hat{\mathbf{x}}_0(\mathbf{x}_T)`, a blur of all digits. Each column starts
 # from one noise image.
-torch.manual_seed(SEED + 2)
 x_T = torch.randn(10, 1, 8, 8)
 rows = [model.to_levels(model.reverse(x_T, steps=s, eta=0.0)) for s in ROW_STEPS]
 fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -134,9 +132,8 @@ plt.show()
 # low; it is an estimate, where the previous example's number was a bound.
 estimates = []
 for steps in ODE_STEPS:
-    torch.manual_seed(SEED)
     start = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), torch.random.fork_rng():
         estimates.append(model.ode_nll(x_test, steps=steps).mean().item())
     print(f"probability-flow estimate, {steps:>4} steps: {estimates[-1]:.2f} nats/image "
           f"({time.perf_counter() - start:.1f} s)")
@@ -148,22 +145,11 @@ ax.set(xscale="log", xlabel="steps of the deterministic map", ylabel="nats per i
 plt.show()
 
 # The row's samples come from the same deterministic map, run from noise with 50 steps.
-torch.manual_seed(SEED)
-start = time.perf_counter()
-samples = model.sample(1000, steps=50)  # (1000, 1, 8, 8), grey levels 0..16, DDIM eta = 0
-gdl.metrics.record(
-    "DDPM (grey-level posterior, probability flow)",
-    dataset="digits",
-    nll=estimates[-1],
-    kind="estimate",
-    dims=64,
-    model=model,
-    history=history,
-    sample_seconds_per_100=(time.perf_counter() - start) / 10,
-    source="diffusion/plot_03_ddim.py",
+gdl.results.record(
+    "DDPM (grey-level posterior, probability flow)", model, x_test, history=history,
+    nll=estimates[-1], kind="estimate", sample_kwargs={"steps": 50},
     note=f"DDIM (eta = 0) map with {ODE_STEPS[-1]} steps, first-order log-determinants, one "
     "Hutchinson probe; samples with 50 DDIM steps",
-    samples=samples,
 )
 
 # %%

@@ -30,10 +30,8 @@ import matplotlib.pyplot as plt
 import torch
 
 import gdl
-from gdl.ebm import EBM
+from gdl.energy import EBM
 
-torch.set_num_threads(1)  # small MLPs run fastest on one thread
-torch.manual_seed(0)
 STEPS = 2_000
 BATCH_SIZE = 128
 LR = 2e-3
@@ -57,7 +55,7 @@ print(f"{model.num_parameters():,} parameters")
 # data's energy falls below the samples'. At the true optimum samples and data would have
 # the same mean energy; here a gap stays open, as the valleys keep deepening a little faster
 # than short chains can follow. The regulariser holds both near zero.
-history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, seed=0, log_every=500)
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=500)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(history.steps, history.extra["energy_data"], label=r"data $\overline{E(x^+)}$", lw=0.8)
@@ -103,7 +101,6 @@ plt.show()
 # spread over the valleys in proportion to :math:`e^{-E}` instead of collapsing onto their
 # floors. Left: eight chains from uniform noise, 300 steps each. Right: 2000 samples drawn
 # this way, next to the data.
-torch.manual_seed(1)
 start = 8 * torch.rand(8, 2) - 4  # uniform in the box
 _, paths = model.langevin(start, steps=300, return_trajectory=True)  # (301, 8, 2)
 samples = model.sample(2000)
@@ -126,6 +123,6 @@ plt.show()
 # -----------
 # Set ``ALPHA = 0.01``: the energies grow large and training can lose its balance (the
 # chains end up stuck in the corners). Give the sampler a smaller noise scale
-# (``noise_scale=0.02`` in :class:`~gdl.ebm.EBM`): the samples crowd the centres of the blobs,
+# (``noise_scale=0.02`` in :class:`~gdl.energy.EBM`): the samples crowd the centres of the blobs,
 # a colder distribution :math:`e^{-E/T}` with :math:`T = \sigma^2/\epsilon`. Try the
 # ``"checkerboard"`` or ``"swissroll"`` data.

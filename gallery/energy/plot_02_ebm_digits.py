@@ -24,18 +24,13 @@ Time budget: 60 s.
 # Mordatch. With true Langevin noise (:math:`\sigma = \sqrt{\epsilon}`), short chains in 64
 # dimensions never leave the noise, and the energy learns only to tell noise from digits. A cold chain samples a sharpened
 # :math:`e^{-E/T}` with :math:`T = \sigma^2/\epsilon \ll 1`.
-import os
-
 import matplotlib.pyplot as plt
 import torch
 
 import gdl
 from gdl import data
-from gdl.ebm import EBM
+from gdl.energy import EBM
 
-torch.set_num_threads(1)  # small MLPs run fastest on one thread
-SEED = int(os.environ.get("GDL_SEED", 0))  # 0 in the docs; tests/benchmarks/seeds.py varies it
-torch.manual_seed(SEED)
 STEPS = 800
 BATCH_SIZE = 128
 LR = 2e-3
@@ -58,7 +53,7 @@ print(f"{model.num_parameters():,} parameters")
 # regulariser :math:`\alpha(E^2)` holds both energies near zero; the contrastive divergence
 # :math:`\overline{E(\mathbf{x}^+)} - \overline{E(\mathbf{x}^-)}` shrinks towards zero as the
 # buffer fills with digits the model cannot tell from data.
-history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, seed=SEED, log_every=200)
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=200)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(history.steps, history.extra["energy_data"], label=r"data $\overline{E(x^+)}$", lw=0.8)
@@ -72,7 +67,6 @@ plt.show()
 # ------------------------------------------
 # Lower energy is likelier. Test digits, never seen in training, should sit well below
 # uniform noise.
-torch.manual_seed(SEED)
 noise = 16 * torch.rand(447, 1, 8, 8)
 with torch.no_grad():
     e_test, e_noise = model.energy(x_test), model.energy(noise)
@@ -85,7 +79,6 @@ print(f"mean energy: test digits {e_test.mean():.3f}, uniform noise {e_noise.mea
 # random buffer entries give the model's samples. Chains started from uniform noise and run
 # for 200 steps only reach blurred, digit-like shapes: the persistent chains are doing
 # much of the work.
-torch.manual_seed(SEED)
 samples, sample_seconds = gdl.metrics.timed_sample(model, 100)
 from_buffer = model.sample(64, from_buffer=True)
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
@@ -102,7 +95,6 @@ print(f"{sample_seconds:.2f} s per 100 samples from noise")
 # wipes out the speckle and pulls the image into a smooth valley of the energy. From there a
 # cold chain hardly moves, which is why fresh chains give blurred shapes and why the
 # persistent buffer matters.
-torch.manual_seed(SEED + 3)
 _, path = model.langevin(16 * torch.rand(1, 1, 8, 8), steps=200, return_trajectory=True)
 snapshots = path[::20, 0]  # (11, 1, 8, 8)
 fig, ax = plt.subplots(figsize=(10, 1.6))
@@ -116,23 +108,13 @@ plt.show()
 # An energy-based model has no likelihood to put on the leaderboard; it is judged by its
 # samples. Here are 1000, on the 0..16 grey-level scale, from the persistent chains (the
 # sampler as trained: buffer chains run for 200 more steps), scored by
-# :func:`gdl.metrics.sample_quality` for the leaderboard's sample-quality table.
-torch.manual_seed(SEED)
-samples = model.sample(1000, from_buffer=True)
+# :func:`gdl.quality.sample_quality` for the leaderboard's sample-quality table.
+result = gdl.results.record("EBM (Langevin, replay buffer)", model, history=history,
+                            sample_kwargs={"from_buffer": True},
+                            note="samples: buffer chains + 200 Langevin steps")
+samples = result.samples
 print(f"{len(samples)} samples, grey levels {samples.min():.1f}..{samples.max():.1f}, "
       f"mean energy {model.energy(samples).mean():.3f}")
-gdl.metrics.record(
-    "EBM (Langevin, replay buffer)",
-    dataset="digits",
-    nll=None,
-    kind="none",
-    model=model,
-    history=history,
-    sample_seconds_per_100=sample_seconds,
-    source="energy/plot_02_ebm_digits.py",
-    note="samples: buffer chains + 200 Langevin steps",
-    samples=samples,
-)
 
 # %%
 # What to try

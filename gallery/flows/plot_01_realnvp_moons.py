@@ -28,8 +28,6 @@ import gdl
 from gdl import data
 from gdl.flows import RealNVP
 
-torch.set_num_threads(1)
-torch.manual_seed(0)
 NUM_COUPLINGS = 8
 HIDDEN = 64
 STEPS = 2_000
@@ -50,10 +48,9 @@ print(f"Real NVP: {model.num_parameters():,} parameters")
 with torch.no_grad():
     model(x_train)  # ActNorm: zero mean, unit variance per dimension at the start
 optimizer = torch.optim.Adam(model.parameters(), lr=LR)
-generator = torch.Generator().manual_seed(0)
 losses = []
 for step in range(STEPS):
-    batch = x_train[torch.randint(0, len(x_train), (BATCH_SIZE,), generator=generator)]
+    batch = x_train[torch.randint(0, len(x_train), (BATCH_SIZE,))]  # a random mini-batch
     z, log_det = model(batch)  # data -> noise
     loss = -(model.base().log_prob(z) + log_det).mean()
     optimizer.zero_grad()
@@ -75,7 +72,6 @@ axes[0].plot(losses, lw=0.5)
 axes[0].set(title="Training", xlabel="step", ylabel="NLL (nats per point)", ylim=(0.5, 3))
 ax = gdl.plot.density_2d(model.log_prob, ax=axes[1], title="Density $p(x)$")
 print(f"mass of the density on the window: {ax.grid_mass:.3f}")
-torch.manual_seed(0)
 gdl.plot.scatter_2d(model.sample(2000), ax=axes[2], title="Samples $f^{-1}(z)$")
 plt.tight_layout()
 plt.show()

@@ -34,8 +34,6 @@ import gdl
 from gdl import data
 from gdl.flows import MAF, RealNVP
 
-torch.set_num_threads(1)
-torch.manual_seed(0)
 STEPS = 1_500
 BATCH_SIZE = 256
 LR = 2e-3
@@ -60,7 +58,7 @@ for name, model in models.items():
     with torch.no_grad():
         model(x_train)  # ActNorm initialisation
     history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
-                      eval_every=100, seed=0, log_every=0)
+                      eval_every=100, log_every=0)
     with torch.no_grad():
         nll = -model.log_prob(x_test).mean().item()
     results[name] = {"nll": nll, "history": history}
@@ -75,7 +73,6 @@ for name, model in models.items():
 fig, axes = plt.subplots(2, 2, figsize=(8, 8))
 for row, (name, model) in zip(axes, models.items()):
     gdl.plot.density_2d(model.log_prob, ax=row[0], title=f"{name}: density")
-    torch.manual_seed(0)
     gdl.plot.scatter_2d(model.sample(2000), ax=row[1], title=f"{name}: samples")
 plt.tight_layout()
 plt.show()

@@ -31,9 +31,9 @@ import torch
 
 import gdl
 from gdl import data
-from gdl.flows import RealNVP, dequantized_nll
+from gdl.flows import RealNVP
+from gdl.metrics import dequantized_nll
 
-torch.set_num_threads(1)
 LEVELS = data.DIGITS_LEVELS
 STEPS = 1_500  # an upper bound; early stopping usually ends sooner
 BATCH_SIZE = 64
@@ -48,19 +48,14 @@ x_test, _ = data.digits("test")
 
 models, histories = {}, {}
 for kind in ("uniform", "variational"):
-    torch.manual_seed(0)
-    model = RealNVP(event_shape=(1, 8, 8), num_couplings=8, hidden=256, dropout=0.2,
-                    num_levels=LEVELS, dequantization=kind)
+    with torch.random.fork_rng():  # both start from the same random state: the same flow weights
+        model = RealNVP(event_shape=(1, 8, 8), num_couplings=8, hidden=256, dropout=0.2,
+                        num_levels=LEVELS, dequantization=kind)
     with torch.no_grad():
         model.loss(x_train)  # data-dependent ActNorm initialisation
-
-    def val_metric(x, model=model):
-        return -model.dequantized_log_prob(x)  # one draw of u ~ q per image
-
-    histories[kind] = gdl.fit(
-        model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
-        val_metric=val_metric, eval_every=EVAL_EVERY, patience=PATIENCE, seed=0, log_every=0,
-    )
+    # Validation: one draw of u ~ q per image, -log p(x + u) + log q(u | x).
+    histories[kind] = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
+                              eval_every=EVAL_EVERY, patience=PATIENCE, log_every=0)
     models[kind] = model
 
 # %%
@@ -72,13 +67,8 @@ for kind, model in models.items():
     print(f"{kind:>11} dequantization: test bound {bound:.2f} nats/image "
           f"(kept step {histories[kind].best_step})")
 model = models["variational"]
-torch.manual_seed(0)
-samples, sample_seconds = gdl.metrics.timed_sample(model, 1000)  # levels 0..16, (1000, 1, 8, 8)
-gdl.metrics.record(
-    "Real NVP (variational dequantization)", dataset="digits", nll=bound, kind="bound", dims=64,
-    model=model, history=histories["variational"], sample_seconds_per_100=sample_seconds,
-    source="flows/plot_04_variational_dequantization.py", samples=samples,
-)
+gdl.results.record("Real NVP (variational dequantization)", model, x_test,
+                   history=histories["variational"], nll=bound, kind="bound")
 
 # %%
 # What the learned noise looks like
@@ -88,7 +78,7 @@ gdl.metrics.record(
 # moves within each box to where the flow puts its density, which differs between the
 # background (level 0) and the strokes.
 with torch.no_grad():
-    u, _ = model.dequantizer.rsample(x_test[:200].repeat(8, 1, 1, 1))
+    u, _ = model.dequantizer.noise(x_test[:200].repeat(8, 1, 1, 1))
 background = x_test[:200].repeat(8, 1, 1, 1) == 0
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 axes[0].hist(u[background].numpy(), bins=40, range=(0, 1), density=True, alpha=0.6,

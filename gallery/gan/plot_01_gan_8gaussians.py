@@ -29,8 +29,6 @@ import gdl
 from gdl import data
 from gdl.gan import GAN, WGANGP
 
-torch.set_num_threads(1)  # small MLPs run fastest on one thread
-torch.manual_seed(0)
 HIDDEN = (64, 64)
 BATCH_SIZE = 128
 LR = 1e-3
@@ -54,18 +52,17 @@ models = {
 # fakes held fixed, then the generator descends the *non-saturating*
 # :math:`L_G = -\mathbb{E}[\log D(G(\mathbf{z}))]`. ``configure_optimizers`` returns one Adam
 # optimiser per player. We keep snapshots of the samples and count the modes as we go
-# (:func:`gdl.metrics.mode_coverage`: a mode is covered if it gets a fifth of its fair share).
+# (:func:`gdl.quality.mode_coverage`: a mode is covered if it gets a fifth of its fair share).
 snapshots, coverage = {}, {}
 for name, (model, steps) in models.items():
     optimizers = model.configure_optimizers(LR)
-    generator = torch.Generator().manual_seed(0)
     snapshots[name], coverage[name] = [], []
     for step in range(1, steps + 1):
-        batch = x[torch.randint(0, len(x), (BATCH_SIZE,), generator=generator)]
+        batch = x[torch.randint(0, len(x), (BATCH_SIZE,))]  # a random mini-batch
         logs = model.train_step(batch, optimizers)
         if step % (steps // 20) == 0:
             samples = model.sample(2000)
-            coverage[name].append((step, gdl.metrics.mode_coverage(samples)))
+            coverage[name].append((step, gdl.quality.mode_coverage(samples)))
             if step % (steps // SNAPSHOTS) == 0:
                 snapshots[name].append((step, samples))
     final = coverage[name][-1][1]
@@ -113,7 +110,7 @@ plt.show()
 # What to try
 # -----------
 # Make the modes tighter, ``noise=0.02`` in :func:`gdl.data.toy_2d` and in
-# :func:`~gdl.metrics.mode_coverage`: the GAN then hops between modes, its count going
+# :func:`~gdl.quality.mode_coverage`: the GAN then hops between modes, its count going
 # 1, 3, 6, 4, 6, 3 at successive checks of one run here, while WGAN-GP gains them more slowly
 # and needs more steps than this budget allows. Set ``GP_WEIGHT = 10`` (the paper's value) and
 # see WGAN-GP need many more steps; set it to 0: without the penalty nothing keeps the critic

@@ -6,7 +6,7 @@ A deep convolutional GAN: the generator grows an image from a code :math:`\mathb
 transposed convolutions, the discriminator shrinks it back to one logit with strided
 convolutions. There is no likelihood to report, so the leaderboard scores the samples instead:
 the Fréchet distance between features of samples and of test images, computed with a small
-classifier that gdl trains on the digits (:func:`gdl.metrics.sample_quality`),
+classifier that gdl trains on the digits (:func:`gdl.quality.sample_quality`),
 
 .. math::
 
@@ -21,8 +21,6 @@ Time budget: 60 s.
 # --------------
 # The 1000 training digits, 17 grey levels. The model dequantizes them with uniform noise and
 # maps them to :math:`[-1, 1]`, the range of the generator's :math:`\tanh`.
-import os
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -30,9 +28,6 @@ import gdl
 from gdl import data
 from gdl.gan import DCGAN
 
-torch.set_num_threads(1)
-SEED = int(os.environ.get("GDL_SEED", 0))  # 0 in the docs; tests/benchmarks/seeds.py varies it
-torch.manual_seed(SEED)
 LATENT_DIM = 32
 WIDTH = 32
 STEPS = 4_000
@@ -51,7 +46,7 @@ print(f"DCGAN: {dcgan.num_parameters():,} parameters")
 # :func:`gdl.fit` calls the model's own ``train_step`` (one discriminator update, one
 # generator update) with the pair of optimisers from ``configure_optimizers``. The two losses
 # do not go down together: a GAN's losses show the balance of the game, not progress.
-history = gdl.fit(dcgan, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, seed=SEED, log_every=500)
+history = gdl.fit(dcgan, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=500)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, losses in [("discriminator", history.train_loss), ("generator", history.extra["generator"])]:
@@ -66,26 +61,12 @@ plt.show()
 # --------------
 # 1000 samples against the 447 test digits. For scale, the same score for 1000 *real*
 # training digits is the floor a perfect model could reach with this many samples.
-torch.manual_seed(SEED)
-samples, sample_seconds = gdl.metrics.timed_sample(dcgan, NUM_SAMPLES)
-gdl.metrics.record(
-    "DCGAN",
-    dataset="digits",
-    nll=None,
-    kind="none",
-    model=dcgan,
-    history=history,
-    sample_seconds_per_100=sample_seconds,
-    source="gan/plot_02_dcgan_digits.py",
-    samples=samples,
-)
-real = gdl.metrics.sample_quality(x_train)
+result = gdl.results.record("DCGAN", dcgan, history=history, num_samples=NUM_SAMPLES)
+real = gdl.quality.sample_quality(x_train)
 print(f"real training digits: FD on gdl features {real['fd']:.1f}, precision {real['precision']:.2f}, "
       f"recall {real['recall']:.2f}")
 
-fig, axes = plt.subplots(1, 2, figsize=(8, 4))
-gdl.plot.image_grid(x_test[:64], levels=17, ax=axes[0], title="Test digits")
-gdl.plot.image_grid(samples[:64], levels=17, ax=axes[1], title="DCGAN samples")
+gdl.plot.data_and_samples(x_test, result.samples, levels=17, model="the DCGAN", data_title="Test digits")
 plt.show()
 
 # %%
@@ -94,7 +75,6 @@ plt.show()
 # The generator is a smooth map, so a straight line between two codes,
 # :math:`\mathbf{z}_t = (1-t)\,\mathbf{z}_0 + t\,\mathbf{z}_1`, gives a gradual morph from one
 # digit to another. Each row is one such walk.
-torch.manual_seed(SEED + 1)
 z0, z1 = dcgan.prior().sample((6,)), dcgan.prior().sample((6,))
 t = torch.linspace(0, 1, 10)
 z = (1 - t)[None, :, None] * z0[:, None] + t[None, :, None] * z1[:, None]  # (6, 10, LATENT_DIM)
@@ -111,4 +91,4 @@ plt.show()
 # Halve ``LR`` and watch the FD fall more slowly; double ``STEPS``. The same class trains on
 # Fashion-MNIST: ``DCGAN(event_shape=(1, 28, 28), num_levels=4)`` on
 # ``data.fashion_mnist("train", levels=4)``, scored with
-# ``gdl.metrics.sample_quality(samples, dataset="fashion-mnist (4 levels)")``.
+# ``gdl.quality.sample_quality(samples, dataset="fashion-mnist", num_levels=4)``.

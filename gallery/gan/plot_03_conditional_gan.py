@@ -28,8 +28,6 @@ import gdl
 from gdl import data
 from gdl.gan import ConditionalGAN
 
-torch.set_num_threads(1)
-torch.manual_seed(0)
 LATENT_DIM = 16
 HIDDEN = (256, 256)
 STEPS = 4_000
@@ -42,7 +40,7 @@ cgan = ConditionalGAN(
     event_shape=(1, 8, 8), num_levels=17, num_classes=10, latent_dim=LATENT_DIM, hidden=HIDDEN
 )
 print(f"Conditional GAN: {cgan.num_parameters():,} parameters")
-history = gdl.fit(cgan, (x_train, y_train), steps=STEPS, batch_size=BATCH_SIZE, lr=LR, seed=0, log_every=1000)
+history = gdl.fit(cgan, (x_train, y_train), steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=1000)
 
 # %%
 # One row per class
@@ -50,7 +48,6 @@ history = gdl.fit(cgan, (x_train, y_train), steps=STEPS, batch_size=BATCH_SIZE, 
 # Row :math:`c` holds ten samples :math:`G(\mathbf{z}_j, c)`. The same ten codes
 # :math:`\mathbf{z}_j` are used in every row, so a column keeps the code fixed and changes
 # only the label: what the code carries is style (slant, thickness), not identity.
-torch.manual_seed(0)
 z = cgan.prior().sample((10,)).repeat(10, 1)  # (100, LATENT_DIM): codes vary along a row
 labels = torch.arange(10).repeat_interleave(10)  # (100,): one class per row
 cgan.eval()
@@ -63,13 +60,12 @@ plt.show()
 # %%
 # Does the label come through?
 # ----------------------------
-# gdl's feature classifier (the one behind :func:`gdl.metrics.sample_quality`) reads the
+# gdl's feature classifier (the one behind :func:`gdl.quality.sample_quality`) reads the
 # digit in each sample; the fraction it reads as the requested class measures how well the
 # generator obeys its condition (the classifier itself gets about 9 in 10 test digits right).
-torch.manual_seed(0)
 labels = torch.arange(NUM_SAMPLES) % 10
 samples = cgan.sample(NUM_SAMPLES, labels=labels)
-classifier = gdl.metrics.feature_network("digits")
+classifier = gdl.quality.feature_network("digits")
 with torch.no_grad():
     read = classifier(samples / 16).argmax(1)
 print(f"classifier agrees with the requested label on {(read == labels).float().mean():.0%} of samples "
@@ -79,19 +75,7 @@ print(f"classifier agrees with the requested label on {(read == labels).float().
 # Sample quality
 # --------------
 # Samples with labels drawn uniformly, scored against the test digits like every other model.
-torch.manual_seed(0)
-samples, sample_seconds = gdl.metrics.timed_sample(cgan, NUM_SAMPLES)
-gdl.metrics.record(
-    "Conditional GAN",
-    dataset="digits",
-    nll=None,
-    kind="none",
-    model=cgan,
-    history=history,
-    sample_seconds_per_100=sample_seconds,
-    source="gan/plot_03_conditional_gan.py",
-    samples=samples,
-)
+gdl.results.record("Conditional GAN", cgan, history=history, num_samples=NUM_SAMPLES)
 
 # %%
 # What to try

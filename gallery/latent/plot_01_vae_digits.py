@@ -27,18 +27,12 @@ Time budget: 60 s.
 # The standard digits split: 1000 training, 350 validation and 447 test images. A VAE with
 # one Gaussian code, and a hierarchical VAE with two stochastic layers,
 # :math:`p(\mathbf{z}_2)\,p(\mathbf{z}_1\mid\mathbf{z}_2)\,p(\mathbf{x}\mid\mathbf{z}_1)`.
-import os
-
 import matplotlib.pyplot as plt
-import torch
 
 import gdl
 from gdl import data
 from gdl.latent import VAE, HierarchicalVAE
 
-torch.set_num_threads(1)  # small MLPs run fastest on one thread
-SEED = int(os.environ.get("GDL_SEED", 0))  # 0 in the docs; tests/benchmarks/seeds.py varies it
-torch.manual_seed(SEED)
 LATENT_DIM = 8
 LATENT_DIMS = (16, 8)  # z1, z2 of the hierarchical VAE
 DECODER = "logistic"  # a discretised mixture of logistics per pixel; or "categorical"
@@ -72,19 +66,8 @@ print(f"VAE: {vae.num_parameters():,} parameters; HVAE: {hvae.num_parameters():,
 # than the last step's weights and generalises better.
 histories = {}
 for name, model in [("VAE", vae), ("Hierarchical VAE", hvae)]:
-    histories[name] = gdl.fit(
-        model,
-        x_train,
-        steps=STEPS,
-        batch_size=BATCH_SIZE,
-        lr=LR,
-        val_data=x_val,
-        eval_every=EVAL_EVERY,
-        patience=PATIENCE,
-        seed=SEED,
-        log_every=1_000,
-        ema=EMA,
-    )
+    histories[name] = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
+                              eval_every=EVAL_EVERY, patience=PATIENCE, log_every=1_000, ema=EMA)
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
 for ax, (name, history) in zip(axes, histories.items()):
@@ -101,23 +84,10 @@ plt.show()
 # closes most of that gap (Burda et al., 2016). It is still a bound in expectation, but
 # from one finite sample we report it as an *estimate* of the likelihood.
 for name, model in [("VAE", vae), ("Hierarchical VAE", hvae)]:
-    model.eval()
-    torch.manual_seed(SEED)
-    with torch.no_grad():
-        neg_elbo = -model.elbo(x_test).mean().item()
-        neg_iwae = -model.iwae_bound(x_test, k=K).mean().item()
-    print(f"{name}: test -ELBO {neg_elbo:.2f}, -IWAE (k={K}) {neg_iwae:.2f} nats/image")
-    samples, sample_seconds = gdl.metrics.timed_sample(model, 1000)
-    common = dict(
-        dataset="digits",
-        dims=64,
-        model=model,
-        history=histories[name],
-        sample_seconds_per_100=sample_seconds,
-        source="latent/plot_01_vae_digits.py",
-    )
-    gdl.metrics.record(f"{name} (−ELBO)", nll=neg_elbo, kind="bound", samples=samples, **common)
-    gdl.metrics.record(f"{name} (IWAE, k={K})", nll=neg_iwae, kind="estimate", **common)
+    gdl.results.record(f"{name} (−ELBO)", model, x_test, history=histories[name])
+    neg_iwae = -model.iwae_bound(x_test, k=K).mean().item()
+    gdl.results.record(f"{name} (IWAE, k={K})", model, history=histories[name], nll=neg_iwae,
+                       kind="estimate", num_samples=0)
 
 # %%
 # Reconstructions and samples
@@ -125,7 +95,6 @@ for name, model in [("VAE", vae), ("Hierarchical VAE", hvae)]:
 # Reconstructions decode the posterior mean to the most likely grey level of each pixel.
 # Samples draw :math:`\mathbf{z}` from the prior and every pixel independently from
 # :math:`p(\mathbf{x}\mid\mathbf{z})`, which makes them grainy; the decoder's mode is smooth.
-torch.manual_seed(SEED)
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
 gdl.plot.image_grid(x_test[:36], levels=17, ax=axes[0], title="Test images")
 gdl.plot.image_grid(vae.reconstruct(x_test[:36]), levels=17, ax=axes[1], title="VAE reconstructions")

@@ -29,8 +29,6 @@ import gdl
 from gdl import data
 from gdl.latent import BetaVAE
 
-torch.set_num_threads(1)  # small MLPs run fastest on one thread
-torch.manual_seed(0)
 BETAS = (1.0, 4.0)
 LATENT_DIM = 8
 HIDDEN = (256, 256)
@@ -52,11 +50,8 @@ for beta in BETAS:
         beta=beta, event_shape=(1, 8, 8), num_levels=17, latent_dim=LATENT_DIM, hidden=HIDDEN, dropout=DROPOUT
     )
     # Early stopping watches the validation -ELBO, the same yardstick for both models.
-    gdl.fit(
-        model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, seed=0, log_every=1_000,
-        val_data=x_val, eval_every=16, patience=PATIENCE,
-    )
-    model.eval()
+    gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=1_000,
+            val_data=x_val, eval_every=16, patience=PATIENCE)
     models[beta] = model
 
 # %%
@@ -67,7 +62,6 @@ for beta in BETAS:
 fig, ax = plt.subplots(figsize=(7, 3.5))
 kl_per_dim = {}
 for i, (beta, model) in enumerate(models.items()):
-    torch.manual_seed(0)
     with torch.no_grad():
         q = model.encode(x_test).base_dist  # Normal with batch shape (N, LATENT_DIM)
         kl = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).mean(0)

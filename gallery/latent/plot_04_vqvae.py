@@ -31,8 +31,6 @@ import gdl
 from gdl import data
 from gdl.latent import VQVAE
 
-torch.set_num_threads(1)  # small convolutions run fastest on one thread
-torch.manual_seed(0)
 NUM_CODES = 32
 CODE_DIM = 8
 HIDDEN = 32
@@ -59,10 +57,8 @@ print(f"{model.num_parameters():,} parameters, code grid {model.grid_shape}")
 # gradient past the argmin to the encoder, the codebook term pulls the chosen codes towards
 # the encoder's outputs, the commitment term holds the encoder near them, and the PixelCNN
 # prior learns the (detached) code grids as they settle. Validation tracks the negative ELBO.
-history = gdl.fit(
-    model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR,
-    val_data=x_val, eval_every=EVAL_EVERY, seed=0, log_every=1_000,
-)
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
+                  eval_every=EVAL_EVERY, log_every=1_000)
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(history.steps, history.extra["reconstruction"], lw=0.8, label="reconstruction NLL")
 ax.plot(history.steps, history.extra["prior"], lw=0.8, label="prior NLL of the codes")
@@ -77,19 +73,11 @@ plt.show()
 # With a discrete code, :math:`p(x) = \sum_k p(k)\,p(x \mid k)` is at least the term at the
 # encoder's code, so :math:`-\log p(x) \le` reconstruction NLL + prior NLL: a bound for the
 # leaderboard, not an exact likelihood.
-model.eval()
 with torch.no_grad():
     terms = {k: v.mean().item() for k, v in model.losses(x_test).items()}
-    test_bound = -model.elbo(x_test).mean().item()
+result = gdl.results.record("VQ-VAE (PixelCNN prior)", model, x_test, history=history)
 print(f"test: reconstruction {terms['reconstruction']:.1f} + prior {terms['prior']:.1f} "
-      f"= {test_bound:.1f} nats/image (bound)")
-samples, sample_seconds = gdl.metrics.timed_sample(model, 1000)  # also scored for quality
-gdl.metrics.record(
-    "VQ-VAE (PixelCNN prior)", dataset="digits", nll=test_bound, kind="bound", dims=64,
-    model=model, history=history, sample_seconds_per_100=sample_seconds,
-    source="latent/plot_04_vqvae.py",
-    samples=samples,
-)
+      f"= {result.nll:.1f} nats/image (bound)")
 
 # %%
 # Reconstructions
@@ -137,11 +125,10 @@ plt.show()
 # The PixelCNN draws 16 codes one at a time (16 passes instead of 64 for a pixel-level
 # PixelCNN); the decoder turns them into images. Left: the decoder's most likely image per
 # code grid; right: a draw from it, whose independent pixel noise the decoder cannot correlate.
-torch.manual_seed(1)
 modes = model.sample(64, mode=True)
 fig, axes = plt.subplots(1, 2, figsize=(8, 4))
 gdl.plot.image_grid(modes, levels=17, ax=axes[0], title="Prior samples (decoder mode)")
-gdl.plot.image_grid(samples[:64], levels=17, ax=axes[1], title="Prior samples (decoder draw)")
+gdl.plot.image_grid(result.samples[:64], levels=17, ax=axes[1], title="Prior samples (decoder draw)")
 plt.show()
 
 # %%

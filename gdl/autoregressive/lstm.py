@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import _checks as checks
 from ..taxonomy import register
 from .sequence import TokenARM
 
@@ -73,12 +74,10 @@ class CharLSTM(TokenARM):
         dropout: float = 0.0,
     ):
         super().__init__(vocab_size, max_len)
-        sizes = (("embed_dim", embed_dim), ("hidden", hidden), ("num_layers", num_layers))
-        for name, value in sizes:
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        embed_dim = checks.positive_int(embed_dim, "embed_dim")
+        hidden = checks.positive_int(hidden, "hidden")
+        num_layers = checks.positive_int(num_layers, "num_layers")
+        dropout = checks.probability(dropout, "dropout")
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         self.lstm = nn.LSTM(
             embed_dim, hidden, num_layers=num_layers, batch_first=True,

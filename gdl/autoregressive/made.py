@@ -5,26 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
-from torch.distributions import Bernoulli, Categorical
 
-from ..base import GenerativeModel
-from ..nn import MaskedLinear
+from .. import _checks as checks
+from ..nn import MaskedMLP
 from ..taxonomy import register
-from .._discrete import check_levels, check_num_levels, check_temperature
+from .pixels import PixelARM
 
 __all__ = ["MADE"]
 
 
 @register("autoregressive")
-class MADE(GenerativeModel):
+class MADE(PixelARM):
     r"""Masked Autoencoder for Distribution Estimation over discrete data.
 
-    An MLP maps the :math:`D` inputs to :math:`D` conditionals; binary masks on its weights cut
-    every path from input :math:`x_{o_j}` to the output for :math:`x_{o_i}` unless :math:`j < i`
-    in the ordering :math:`o`. Each unit carries a *degree*: input :math:`d` has
-    :math:`m^0(d)` = its position in the ordering (1 to :math:`D`), hidden unit :math:`k` of
-    layer :math:`l` has :math:`m^l(k) \in \{1, \dots, D-1\}`, and the masks are
+    An MLP (:class:`~gdl.nn.MaskedMLP`) maps the :math:`D` inputs to :math:`D` conditionals;
+    binary masks on its weights cut every path from input :math:`x_{o_j}` to the output for
+    :math:`x_{o_i}` unless :math:`j < i` in the ordering :math:`o`. Each unit carries a *degree*:
+    input :math:`d` has :math:`m^0(d)` = its position in the ordering (1 to :math:`D`), hidden unit
+    :math:`k` of layer :math:`l` has :math:`m^l(k) \in \{1, \dots, D-1\}`, and the masks are
 
     .. math::
 
@@ -41,10 +39,12 @@ class MADE(GenerativeModel):
 
     The hidden degrees cycle through :math:`1, \dots, D-1` (the paper draws them at random;
     cycling makes every degree appear, so no conditional loses its inputs). With
-    ``num_levels=2`` each conditional is a Bernoulli (one logit per dimension); otherwise a
-    categorical over ``num_levels`` values, whose ``num_levels`` logits per dimension share
-    that dimension's row of the output mask. The inputs enter as values scaled to
-    :math:`[0, 1]`, one per dimension.
+    ``num_levels=2`` each conditional is a Bernoulli: one logit :math:`\ell` per dimension, the
+    categorical with logits :math:`(0, \ell)`; otherwise a categorical over ``num_levels``
+    values, whose ``num_levels`` logits per dimension share that dimension's row of the output
+    mask. The inputs enter as values scaled to :math:`[0, 1]`, one per dimension. The likelihood
+    and sampling (in the model's ordering) are those of
+    :class:`~gdl.autoregressive.pixels.PixelARM`.
 
     Arguments:
         event_shape: shape of one example, e.g. ``(1, 8, 8)``; flattened in raster order.
@@ -66,7 +66,7 @@ class MADE(GenerativeModel):
         torch.Size([5])
         >>> model.sample(2).shape
         torch.Size([2, 4])
-        >>> model.degrees.tolist()  # the position of each dimension in the ordering
+        >>> model.net.degrees.tolist()  # the position of each dimension in the ordering
         [2, 4, 1, 3]
 
     References:
@@ -82,97 +82,34 @@ class MADE(GenerativeModel):
         ordering: Sequence[int] | torch.Tensor | None = None,
         seed: int | None = None,
     ):
-        super().__init__()
-        check_num_levels(num_levels)
-        hidden = list(hidden)
-        if not hidden or any(not isinstance(h, int) or h < 1 for h in hidden):
-            raise ValueError(f"hidden must be a non-empty list of positive ints, got {hidden!r}")
-        self.event_shape = tuple(event_shape)
-        self.num_levels = num_levels
-        self.dims = D = int(torch.Size(self.event_shape).numel())
-        # A Bernoulli needs one logit per dimension, a categorical num_levels.
-        self.outputs_per_dim = 1 if num_levels == 2 else num_levels
-
-        ordering = self._make_ordering(ordering, seed)
-        degrees = torch.empty(D, dtype=torch.long)
-        degrees[ordering] = torch.arange(1, D + 1)  # m^0(d): position of d in the ordering
-        self.register_buffer("ordering", ordering)
-        self.register_buffer("degrees", degrees)
-
-        layers: list[nn.Module] = []
-        m_prev = degrees
-        for size in hidden:
-            m = torch.arange(size) % max(D - 1, 1) + 1  # cycle through 1 .. D-1
-            mask = m[:, None] >= m_prev[None, :]  # (size, previous size)
-            layers += [MaskedLinear(len(m_prev), size, mask), nn.ReLU()]
-            m_prev = m
-        mask = degrees[:, None] > m_prev[None, :]  # (D, last hidden): strictly earlier degrees
-        mask = mask.repeat_interleave(self.outputs_per_dim, dim=0)  # (D * K, last hidden)
-        layers.append(MaskedLinear(len(m_prev), D * self.outputs_per_dim, mask))
-        self.net = nn.Sequential(*layers)
-
-    def _make_ordering(self, ordering, seed) -> torch.Tensor:
-        D = self.dims
+        super().__init__(event_shape, num_levels)
+        hidden = checks.ints(hidden, "hidden")
         if ordering is not None and seed is not None:
             raise ValueError("give ordering or seed, not both")
         if seed is not None:
-            return torch.randperm(D, generator=torch.Generator().manual_seed(seed))
-        if ordering is None:
-            return torch.arange(D)
-        ordering = torch.as_tensor(ordering)
-        is_permutation = (
-            not ordering.dtype.is_floating_point
-            and ordering.shape == (D,)
-            and torch.equal(ordering.sort().values, torch.arange(D))
-        )
-        if not is_permutation:
-            raise ValueError(
-                f"ordering must be a permutation of 0..{D - 1}, got {ordering.tolist()}"
-            )
-        return ordering.long().clone()
+            ordering = torch.randperm(self.dims, generator=torch.Generator().manual_seed(seed))
+        elif ordering is None:
+            ordering = torch.arange(self.dims)
+        elif len(ordering) != self.dims:
+            raise ValueError(f"ordering must be a permutation of 0..{self.dims - 1}, got {list(ordering)}")
+        # A Bernoulli needs one logit per dimension, a categorical num_levels.
+        self.outputs_per_dim = 1 if self.num_levels == 2 else self.num_levels
+        self.net = MaskedMLP(ordering, hidden, self.outputs_per_dim)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Integer data ``(B, *event_shape)`` → the network's input ``(B, D)`` in ``[0, 1]``."""
-        return x.reshape(len(x), self.dims).float() / (self.num_levels - 1)
+    @property
+    def ordering(self) -> torch.Tensor:
+        """The generation order, a permutation of ``0 .. D - 1``."""
+        return self.net.ordering
+
+    def generation_order(self) -> list[int]:
+        return self.ordering.tolist()
 
     def logits(self, inp: torch.Tensor) -> torch.Tensor:
-        """Logits from an encoded input ``(B, D)``: ``(B, D)`` (Bernoulli) or ``(B, D, K)``.
+        """Encoded input ``(B, *event_shape)`` → logits ``(B, D, num_levels)``.
 
-        The logits of dimension ``ordering[i]`` depend only on the inputs
-        ``ordering[:i]``; this method takes the continuous input so tests can check that.
+        The logits of dimension ``ordering[i]`` depend only on the inputs ``ordering[:i]``.
         """
-        out = self.net(inp)  # (B, D * K)
-        if self.num_levels == 2:
-            return out  # (B, D)
-        return out.view(len(inp), self.dims, self.num_levels)  # (B, D, K): K logits per dim
-
-    def _distribution(self, logits: torch.Tensor) -> Bernoulli | Categorical:
-        return Bernoulli(logits=logits) if self.num_levels == 2 else Categorical(logits=logits)
-
-    def conditionals(self, x: torch.Tensor) -> Bernoulli | Categorical:
-        """The :math:`D` conditionals, a ``Bernoulli`` or ``Categorical`` of batch shape (B, D)."""
-        return self._distribution(self.logits(self.encode(x)))
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact :math:`\\log p(x)` in nats, shape ``(B,)``."""
-        x = check_levels(self._check_event(x), self.num_levels)
-        value = x.reshape(len(x), self.dims)  # (B, D)
-        if self.num_levels == 2:
-            value = value.float()  # Bernoulli scores floats
-        return self.conditionals(x).log_prob(value).sum(-1)
-
-    @torch.no_grad()
-    def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
-        """Ancestral sampling in the model's ordering (``D`` forward passes).
-
-        Arguments:
-            n: number of samples.
-            temperature: divides the logits; below 1 sharpens each conditional, above 1 flattens it.
-        """
-        self._check_n(n)
-        temperature = check_temperature(temperature)
-        x = torch.zeros(n, self.dims, dtype=torch.long, device=self.device)
-        for d in self.ordering.tolist():
-            logits = self.logits(self.encode(x))[:, d]  # (n,) or (n, K): sees earlier dims only
-            x[:, d] = self._distribution(logits / temperature).sample().long()
-        return x.view(n, *self.event_shape)
+        out = self.net(inp.reshape(len(inp), self.dims))  # (B, D, K)
+        if self.num_levels == 2:  # one logit l per dimension: the Bernoulli is Cat(0, l)
+            out = torch.cat([torch.zeros_like(out), out], dim=-1)
+        return out

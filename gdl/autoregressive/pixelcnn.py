@@ -6,10 +6,10 @@ import torch
 from torch import nn
 from torch.distributions import Categorical
 
-from ..base import GenerativeModel
+from .. import _checks as checks
 from ..nn import MaskedConv2d
 from ..taxonomy import register
-from .._discrete import check_levels, check_num_levels, check_temperature
+from .pixels import PixelARM
 
 __all__ = ["PixelCNN", "GatedBlock"]
 
@@ -70,7 +70,7 @@ class GatedBlock(nn.Module):
 
 
 @register("autoregressive")
-class PixelCNN(GenerativeModel):
+class PixelCNN(PixelARM):
     r"""A gated PixelCNN over 1-channel images with a categorical distribution per pixel.
 
     Pixels are read in raster order (row by row, left to right) and
@@ -89,8 +89,8 @@ class PixelCNN(GenerativeModel):
     stacks spare it most of :math:`HW` full passes: the vertical stack runs once per row, and
     only the horizontal stack, on that row alone, once per pixel.
 
-    Like :class:`~gdl.autoregressive.CausalConvARM`, the input enters as the pixel values
-    scaled to :math:`[0, 1]` (see :meth:`encode`).
+    The likelihood is that of :class:`~gdl.autoregressive.pixels.PixelARM`; sampling overrides
+    its pixel-by-pixel loop with the row-by-row one above.
 
     Arguments:
         event_shape: ``(1, H, W)``.
@@ -131,22 +131,16 @@ class PixelCNN(GenerativeModel):
         block_kernel_size: int = 3,
         dropout: float = 0.0,
     ):
-        super().__init__()
-        event_shape = tuple(event_shape)
-        if len(event_shape) != 3 or event_shape[0] != 1 or min(event_shape) < 1:
+        event_shape = checks.event_shape(event_shape, ndim=3)
+        if event_shape[0] != 1:
             raise ValueError(f"event_shape must be (1, H, W), got {event_shape!r}")
-        check_num_levels(num_levels)
-        for name, value in (("hidden", hidden), ("num_blocks", num_blocks)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        super().__init__(event_shape, num_levels)
+        hidden = checks.positive_int(hidden, "hidden")
+        num_blocks = checks.positive_int(num_blocks, "num_blocks")
         for name, value in (("kernel_size", kernel_size), ("block_kernel_size", block_kernel_size)):
-            if not isinstance(value, int) or value < 1 or value % 2 == 0:
+            if checks.positive_int(value, name) % 2 == 0:
                 raise ValueError(f"{name} must be an odd positive int, got {value!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        self.event_shape = event_shape
-        self.num_levels = num_levels
-        self.dims = event_shape[1] * event_shape[2]
+        dropout = checks.probability(dropout, "dropout")
 
         self.v_in = MaskedConv2d(1, hidden, kernel_size, "A", vertical=True)  # rows above only
         self.h_in = MaskedConv2d(1, hidden, kernel_size, "A")  # pixels before (i, j) only
@@ -154,47 +148,38 @@ class PixelCNN(GenerativeModel):
             GatedBlock(hidden, block_kernel_size, dropout) for _ in range(num_blocks)
         )
         self.out = nn.Sequential(
-            nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, num_levels, 1)
+            nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, self.num_levels, 1)
         )
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Integer images ``(B, 1, H, W)`` → the network's input, floats in ``[0, 1]``."""
-        return x.float() / (self.num_levels - 1)
-
-    def logits(self, inp: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, K, H, W)`` from an encoded input ``(B, 1, H, W)``.
+    def feature_logits(self, inp: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, K, H, W)`` from an encoded input ``(B, 1, H, W)``, as an image of logits.
 
         The logits at :math:`(i, j)` depend only on the input before :math:`(i, j)` in raster
-        order; this method takes the encoded (continuous) input so tests can check that by
-        autograd.
+        order.
         """
         v, h = self.v_in(inp), self.h_in(inp)  # each (B, C, H, W)
         for block in self.blocks:
             v, h = block(v, h)
         return self.out(h)  # (B, K, H, W)
 
-    def conditionals(self, x: torch.Tensor) -> Categorical:
-        """The :math:`HW` conditionals as one ``Categorical`` of batch shape ``(B, H, W)``."""
-        logits = self.logits(self.encode(x))  # (B, K, H, W)
-        return Categorical(logits=logits.permute(0, 2, 3, 1))  # batch (B, H, W), K categories
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact :math:`\\log p(x)` in nats, shape ``(B,)``."""
-        x = check_levels(self._check_event(x), self.num_levels)
-        return self.conditionals(x).log_prob(x[:, 0]).sum((1, 2))
+    def logits(self, inp: torch.Tensor) -> torch.Tensor:
+        """Encoded input ``(B, 1, H, W)`` → logits ``(B, D, K)``, in raster order."""
+        out = self.feature_logits(inp)  # (B, K, H, W)
+        return out.permute(0, 2, 3, 1).reshape(len(inp), self.dims, self.num_levels)
 
     @torch.no_grad()
     def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
-        """Ancestral sampling, pixel by pixel in raster order.
+        """Ancestral sampling, pixel by pixel in raster order, row by row (see above).
 
         Arguments:
             n: number of samples.
             temperature: divides the logits; below 1 sharpens each conditional, above 1 flattens it.
         """
-        self._check_n(n)
+        n = self._check_n(n)
+        temperature = checks.temperature(temperature)
         x = torch.zeros(n, *self.event_shape, dtype=torch.long, device=self.device)
         known = torch.zeros_like(x, dtype=torch.bool)
-        return self._fill(x, known, check_temperature(temperature))
+        return self._fill(x, known, temperature)
 
     @torch.no_grad()
     def complete(
@@ -217,8 +202,9 @@ class PixelCNN(GenerativeModel):
         Returns:
             completed images ``(B, 1, H, W)`` int64, equal to ``x`` where ``known`` is True.
         """
-        x = check_levels(self._check_event(x), self.num_levels).clone()
-        known = torch.as_tensor(known, device=x.device)
+        x = self._check_data(x).clone()
+        temperature = checks.temperature(temperature)
+        known = checks.tensor(known, "known").to(x.device)
         if known.dtype != torch.bool:
             raise ValueError(f"known must be a boolean tensor, got dtype {known.dtype}")
         try:
@@ -228,7 +214,7 @@ class PixelCNN(GenerativeModel):
                 f"known must have the shape of x, {tuple(x.shape)}, got {tuple(known.shape)}"
             ) from None
         x[~known] = 0  # unknown pixels are not read before they are drawn; zero keeps it tidy
-        return self._fill(x, known, check_temperature(temperature))
+        return self._fill(x, known, temperature)
 
     def _fill(self, x: torch.Tensor, known: torch.Tensor, temperature: float) -> torch.Tensor:
         """Draw the pixels of ``x`` where ``known`` is False, in raster order."""
@@ -262,7 +248,7 @@ class PixelCNN(GenerativeModel):
     def _row_logits(self, x: torch.Tensor, i: int, v_pres: list[torch.Tensor]) -> torch.Tensor:
         """The logits of row ``i``, ``(B, K, W)``, from :meth:`_vertical_row`'s output.
 
-        Equal to ``self.logits(self.encode(x))[:, :, i]``.
+        Equal to ``self.feature_logits(self.encode(x))[:, :, i]``.
         """
         reach = self.h_in.kernel_size[0] // 2  # rows above i that the first layer reads
         band = self.encode(x[:, :, max(0, i - reach) : i + 1])  # (B, 1, <= reach + 1, W)

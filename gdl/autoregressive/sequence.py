@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Categorical
 
+from .. import _checks as checks
 from ..base import GenerativeModel
 
 __all__ = ["TokenARM"]
@@ -42,12 +43,8 @@ class TokenARM(GenerativeModel):
 
     def __init__(self, vocab_size: int, max_len: int):
         super().__init__()
-        if not isinstance(vocab_size, int) or vocab_size < 2:
-            raise ValueError(f"vocab_size must be an int >= 2, got {vocab_size!r}")
-        if not isinstance(max_len, int) or max_len < 1:
-            raise ValueError(f"max_len must be a positive int, got {max_len!r}")
-        self.vocab_size = vocab_size
-        self.max_len = max_len
+        self.vocab_size = checks.int_at_least(vocab_size, "vocab_size", 2)
+        self.max_len = checks.positive_int(max_len, "max_len")
         self.event_shape = (max_len,)
 
     # ------------------------------------------------------------------ the network
@@ -59,22 +56,20 @@ class TokenARM(GenerativeModel):
         """Token vectors ``(B, T, C)`` → logits ``(B, T, V)`` of the token after each position."""
         raise NotImplementedError
 
+    def _check_context(self, idx: torch.Tensor, name: str = "idx") -> torch.Tensor:
+        """Token ids ``(B, t)``, ``B, t >= 1``, each in ``0 .. vocab_size - 1``."""
+        idx = checks.tensor(idx, name)
+        if idx.dim() != 2 or 0 in idx.shape:
+            raise ValueError(f"{name} must have shape (B, t) with B, t >= 1, got {tuple(idx.shape)}")
+        return checks.levels(idx, self.vocab_size, name)
+
     def logits(self, idx: torch.Tensor) -> torch.Tensor:
         """Token ids ``(B, T)`` → logits ``(B, T, V)``; position ``t`` predicts token ``t+1``."""
-        if idx.dim() != 2 or idx.dtype != torch.int64:
-            raise ValueError(
-                f"idx must be int64 token ids of shape (B, T), got {idx.dtype} {tuple(idx.shape)}"
-            )
-        return self.logits_from_embeddings(self.embed(idx))
+        return self.logits_from_embeddings(self.embed(self._check_context(idx)))
 
     # ------------------------------------------------------------------ likelihood
     def _check_tokens(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_event(x)
-        if x.dtype != torch.int64:
-            raise ValueError(f"x must hold int64 token ids, got {x.dtype}")
-        if x.numel() and (x.min() < 0 or x.max() >= self.vocab_size):
-            raise ValueError(f"x must hold token ids in 0..{self.vocab_size - 1}")
-        return x
+        return checks.levels(self._check_event(x), self.vocab_size)
 
     def conditionals(self, x: torch.Tensor) -> Categorical:
         r"""The :math:`T` conditionals :math:`p(x_t \mid \mathbf{x}_{<t})`, under teacher forcing.
@@ -86,7 +81,7 @@ class TokenARM(GenerativeModel):
         Returns:
             a batch ``(B, T)`` of categoricals over the ``V`` tokens.
         """
-        self._check_tokens(x)
+        x = self._check_tokens(x)
         bos = torch.zeros_like(x[:, :1])
         inputs = torch.cat([bos, x[:, :-1]], dim=1)  # (B, T): shifted right
         return Categorical(logits=self.logits(inputs))
@@ -104,6 +99,7 @@ class TokenARM(GenerativeModel):
         Arguments:
             x: ``(B, T)`` int64 token ids; everything after the first 0 is ignored.
         """
+        x = self._check_tokens(x)
         log_p = self.conditionals(x).log_prob(x)  # (B, T)
         return (log_p * self.token_mask(x)).sum(1)
 
@@ -130,14 +126,11 @@ class TokenARM(GenerativeModel):
         Returns:
             ``(B, t + max_new_tokens)`` int64 token ids.
         """
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if not isinstance(temperature, (int, float)) or not temperature >= 0:
-            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        max_new_tokens = checks.int_at_least(max_new_tokens, "max_new_tokens", 0)
+        temperature = checks.number(temperature, "temperature", low=0.0)
         if top_k is not None and (not isinstance(top_k, int) or not 1 <= top_k <= self.vocab_size):
             raise ValueError(f"top_k must be None or an int in 1..{self.vocab_size}, got {top_k!r}")
-        if idx.dim() != 2 or idx.shape[1] < 1:
-            raise ValueError(f"idx must have shape (B, t) with t >= 1, got {tuple(idx.shape)}")
+        idx = self._check_context(idx)
         for _ in range(max_new_tokens):
             logits = self._next_logits(idx)  # (B, V)
             if temperature == 0:
@@ -158,7 +151,7 @@ class TokenARM(GenerativeModel):
             n: number of sequences.
             temperature, top_k: as in :meth:`generate`.
         """
-        self._check_n(n)
+        n = self._check_n(n)
         bos = torch.zeros(n, 1, dtype=torch.int64, device=self.device)
         x = self.generate(bos, self.max_len, temperature=temperature, top_k=top_k)[:, 1:]  # (n, T)
         return x * self.token_mask(x)  # the tokens after the end are padding, whatever was drawn

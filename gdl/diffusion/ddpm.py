@@ -21,14 +21,13 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch.distributions import Normal, kl_divergence
 from torch.nn import functional as F
 
-from .._discrete import check_levels
+from .. import _checks as checks
 from ..base import GenerativeModel
 from ..nn import TimeMLP, TimeUNet
 from ..taxonomy import register
@@ -54,7 +53,7 @@ def _log_bin_probability(x0, mean, std, half_width: float) -> torch.Tensor:
     return log_b + torch.log(-torch.expm1((log_a - log_b).clamp(max=-1e-12)))
 
 
-@register("score", "bound")
+@register("diffusion", "bound")
 class DDPM(GenerativeModel):
     r"""A denoising diffusion model with a bound on the likelihood of discrete images.
 
@@ -143,19 +142,11 @@ class DDPM(GenerativeModel):
         blocks: int = 1,
     ):
         super().__init__()
-        event_shape = tuple(int(s) for s in event_shape)
-        if len(event_shape) == 0 or any(s < 1 for s in event_shape):
-            raise ValueError(
-                f"event_shape must be a non-empty tuple of positive ints, got {event_shape}"
-            )
-        if not isinstance(num_levels, int) or num_levels < 2:
-            raise ValueError(f"num_levels must be an int >= 2, got {num_levels!r}")
+        event_shape = checks.event_shape(event_shape)
+        num_levels = checks.num_levels(num_levels)
+        num_steps = checks.positive_int(num_steps, "num_steps")
         if isinstance(schedule, str):
-            if schedule not in SCHEDULES:
-                raise ValueError(
-                    f"schedule must be one of {sorted(SCHEDULES)} or a tensor, got {schedule!r}"
-                )
-            betas = SCHEDULES[schedule](num_steps)
+            betas = SCHEDULES[checks.one_of(schedule, "schedule", SCHEDULES)](num_steps)
         else:
             betas = torch.as_tensor(schedule)
             if betas.shape != (num_steps,):
@@ -163,10 +154,9 @@ class DDPM(GenerativeModel):
                     f"schedule must have shape (num_steps,) = ({num_steps},), "
                     f"got {tuple(betas.shape)}"
                 )
-        if variance not in ("posterior", "beta"):
-            raise ValueError(f'variance must be "posterior" or "beta", got {variance!r}')
-        if prediction not in ("eps", "levels"):
-            raise ValueError(f'prediction must be "eps" or "levels", got {prediction!r}')
+        checks.one_of(variance, "variance", ("posterior", "beta"))
+        checks.one_of(prediction, "prediction", ("eps", "levels"))
+        checks.one_of(network, "network", ("mlp", "unet"))
         self.event_shape, self.num_levels = event_shape, num_levels
         self.variance, self.prediction = variance, prediction
         self.schedule = NoiseSchedule(betas)
@@ -177,14 +167,12 @@ class DDPM(GenerativeModel):
         if network == "mlp":
             out_shape = (out * event_shape[0], *event_shape[1:])
             self.net = TimeMLP(event_shape, hidden, out_shape=out_shape)
-        elif network == "unet":
+        else:
             if len(event_shape) != 3:
                 raise ValueError(f'network="unet" needs event_shape (C, H, W), got {event_shape}')
             self.net = TimeUNet(
                 event_shape[0], out * event_shape[0], channels=channels, blocks=blocks
             )
-        else:
-            raise ValueError(f'network must be "mlp" or "unet", got {network!r}')
 
     # ------------------------------------------------------------------ data <-> [-1, 1]
     @property
@@ -196,10 +184,6 @@ class DDPM(GenerativeModel):
     def half_width(self) -> float:
         """Half the distance between neighbouring grey levels on the :math:`[-1, 1]` scale."""
         return 1.0 / (self.num_levels - 1)
-
-    def _check_data(self, x: torch.Tensor) -> torch.Tensor:
-        """Raise a ValueError unless ``x`` is a batch of integer images in ``0 .. num_levels-1``."""
-        return check_levels(self._check_event(x), self.num_levels)
 
     def to_unit(self, x: torch.Tensor) -> torch.Tensor:
         r"""Integer levels :math:`x \in \{0..L-1\}` to :math:`x_0 = 2x/(L-1) - 1 \in [-1, 1]`."""
@@ -423,8 +407,7 @@ class DDPM(GenerativeModel):
             the mean of the step and its standard deviation :math:`\sigma`; the step's sample
             is ``mean + sigma * z`` with standard normal ``z``.
         """
-        if not eta >= 0:
-            raise ValueError(f"eta must be non-negative, got {eta!r}")
+        eta = checks.number(eta, "eta", low=0.0)
         if not -1 <= t_prev < t < self.num_steps:
             raise ValueError(
                 f"need -1 <= t_prev < t < {self.num_steps}, got t={t}, t_prev={t_prev}"
@@ -489,6 +472,6 @@ class DDPM(GenerativeModel):
         Returns:
             integer images, shape ``(n, *event_shape)``.
         """
-        self._check_n(n)
+        n = self._check_n(n)
         x_T = torch.randn(n, *self.event_shape, device=self.device)
         return self.to_levels(self.reverse(x_T, steps=steps, eta=eta))

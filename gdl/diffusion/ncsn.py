@@ -15,7 +15,7 @@ matching (Vincent, 2011) needs no density: for :math:`\tilde{\mathbf{x}} = \math
 
 is the true score of :math:`p_\sigma`. Sampling follows the scores from coarse to fine
 (annealed Langevin dynamics). With an energy, the score is :math:`-\nabla_\mathbf{x} E`: the
-same Langevin sampler as :mod:`gdl.ebm`, without ever writing down :math:`E`.
+same Langevin sampler as :mod:`gdl.energy`, without ever writing down :math:`E`.
 
 Example:
     >>> import torch
@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .. import _checks as checks
 from ..base import GenerativeModel
 from ..nn import MLP
 from ..taxonomy import register
@@ -49,9 +50,8 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, num_sigmas: int) -> tor
         >>> geometric_sigmas(1.0, 0.01, 3)
         tensor([1.0000, 0.1000, 0.0100])
     """
-    if not isinstance(num_sigmas, int) or isinstance(num_sigmas, bool) or num_sigmas < 1:
-        raise ValueError(f"num_sigmas must be a positive int, got {num_sigmas!r}")
-    if not 0 < sigma_min <= sigma_max:
+    checks.positive_int(num_sigmas, "num_sigmas")
+    if not 0 < checks.positive(sigma_min, "sigma_min") <= checks.positive(sigma_max, "sigma_max"):
         raise ValueError(
             f"need 0 < sigma_min <= sigma_max, got sigma_min={sigma_min!r}, sigma_max={sigma_max!r}"
         )
@@ -122,7 +122,7 @@ def annealed_langevin(
         \mathbf{x} \leftarrow \mathbf{x} + \frac{\alpha_i}{2}\,\mathbf{s}(\mathbf{x}, \sigma_i)
         + \sqrt{\alpha_i}\,\boldsymbol\xi,
 
-    the same update as :func:`gdl.ebm.langevin` with :math:`\mathbf{s} = -\nabla E`. With
+    the same update as :func:`gdl.energy.langevin` with :math:`\mathbf{s} = -\nabla E`. With
     ``denoise``, a last step moves to the posterior mean of the clean point (Tweedie's formula),
     :math:`\mathbf{x} + \sigma_L^2\,\mathbf{s}(\mathbf{x}, \sigma_L)`, removing the leftover
     noise of scale :math:`\sigma_L`.
@@ -144,10 +144,8 @@ def annealed_langevin(
         Song and Ermon, *Generative Modeling by Estimating Gradients of the Data Distribution*,
         NeurIPS 2019. https://arxiv.org/abs/1907.05600
     """
-    if not step_size > 0:
-        raise ValueError(f"step_size must be > 0, got {step_size!r}")
-    if not isinstance(steps_per_sigma, int) or isinstance(steps_per_sigma, bool) or steps_per_sigma < 1:
-        raise ValueError(f"steps_per_sigma must be a positive int, got {steps_per_sigma!r}")
+    checks.positive(step_size, "step_size")
+    checks.positive_int(steps_per_sigma, "steps_per_sigma")
     x = x.detach().clone()
     trajectory = [x]
     sigma_min = sigmas[-1]
@@ -165,7 +163,7 @@ def annealed_langevin(
     return x
 
 
-@register("score", "score")
+@register("diffusion", "score")
 class NCSN(GenerativeModel):
     r"""A noise-conditional score network for vector data (e.g. 2-D toys).
 
@@ -221,18 +219,13 @@ class NCSN(GenerativeModel):
         denoise: bool = True,
     ):
         super().__init__()
-        event_shape = tuple(int(s) for s in event_shape)
-        if len(event_shape) != 1 or event_shape[0] < 1:
-            raise ValueError(f"event_shape must be (D,) with D >= 1, got {event_shape}")
-        if not step_size > 0:
-            raise ValueError(f"step_size must be > 0, got {step_size!r}")
-        if not isinstance(steps_per_sigma, int) or isinstance(steps_per_sigma, bool) or steps_per_sigma < 1:
-            raise ValueError(f"steps_per_sigma must be a positive int, got {steps_per_sigma!r}")
-        self.event_shape = event_shape
-        self.step_size, self.steps_per_sigma, self.denoise = float(step_size), steps_per_sigma, denoise
+        self.event_shape = checks.event_shape(event_shape, ndim=1)
+        self.step_size = checks.positive(step_size, "step_size")
+        self.steps_per_sigma = checks.positive_int(steps_per_sigma, "steps_per_sigma")
+        self.denoise = bool(denoise)
         self.register_buffer("sigmas", geometric_sigmas(sigma_max, sigma_min, num_sigmas))
-        dim = event_shape[0]
-        self.net = MLP(dim + 1, list(hidden), dim, activation=nn.SiLU)
+        dim = self.event_shape[0]
+        self.net = MLP(dim + 1, hidden, dim, activation=nn.SiLU)
 
     def score(self, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
         r"""The estimated score :math:`\mathbf{s}_\theta(\mathbf{x}, \sigma) \approx
@@ -245,12 +238,14 @@ class NCSN(GenerativeModel):
         Returns:
             Scores, shape ``(B, D)``.
         """
-        self._check_event(x)
+        x = self._check_event(x)
+        if not x.is_floating_point():
+            raise ValueError(f"x must hold real numbers, got dtype {x.dtype}")
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
         if sigma.dim() > 1 or (sigma.dim() == 1 and len(sigma) != len(x)):
             raise ValueError(f"sigma must be a scalar or have shape ({len(x)},), got {tuple(sigma.shape)}")
-        if not (sigma > 0).all():
-            raise ValueError("sigma must be > 0")
+        if not (sigma > 0).all() or not torch.isfinite(sigma).all():
+            raise ValueError(f"sigma must be finite and > 0, got {sigma.tolist()}")
         sigma = sigma.expand(len(x))  # (B,)
         h = torch.cat([x, sigma.log()[:, None]], dim=-1)  # (B, D + 1)
         return self.net(h) / sigma[:, None]
@@ -260,8 +255,7 @@ class NCSN(GenerativeModel):
         :math:`\frac{1}{L}\sum_i \sigma_i^2\,\ell(\theta;\sigma_i)`, estimated with one random
         level per example.
         """
-        self._check_event(x)
-        x = x.to(self.sigmas.dtype)
+        x = self._check_event(x).to(self.sigmas.dtype)
         level = torch.randint(len(self.sigmas), (len(x),), device=x.device)
         return denoising_score_matching(self.score, x, self.sigmas[level]).mean()
 
@@ -277,7 +271,7 @@ class NCSN(GenerativeModel):
         Returns:
             Samples ``(n, D)``, detached (and the trajectory if asked for).
         """
-        self._check_n(n)
+        n = self._check_n(n)
         x = self.sigmas[0] * torch.randn(n, *self.event_shape, device=self.sigmas.device)
         return annealed_langevin(
             self.score, x, self.sigmas, step_size=self.step_size,

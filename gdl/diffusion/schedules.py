@@ -37,13 +37,9 @@ import math
 import torch
 from torch import nn
 
+from .. import _checks as checks
+
 __all__ = ["linear_betas", "cosine_betas", "NoiseSchedule"]
-
-
-def _check_steps(num_steps: int) -> int:
-    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
-    return num_steps
 
 
 def linear_betas(
@@ -68,7 +64,7 @@ def linear_betas(
         >>> linear_betas(4, 0.1, 0.4)
         tensor([0.1000, 0.2000, 0.3000, 0.4000], dtype=torch.float64)
     """
-    _check_steps(num_steps)
+    checks.positive_int(num_steps, "num_steps")
     scale = 1000 / num_steps
     beta_start = 1e-4 * scale if beta_start is None else beta_start
     beta_end = min(0.02 * scale, 0.999) if beta_end is None else beta_end
@@ -109,11 +105,9 @@ def cosine_betas(num_steps: int, s: float = 0.008, max_beta: float = 0.999) -> t
         Nichol and Dhariwal, *Improved Denoising Diffusion Probabilistic Models*, ICML 2021.
         https://arxiv.org/abs/2102.09672
     """
-    _check_steps(num_steps)
-    if not s >= 0:
-        raise ValueError(f"s must be non-negative, got {s!r}")
-    if not 0 < max_beta < 1:
-        raise ValueError(f"max_beta must be in (0, 1), got {max_beta!r}")
+    checks.positive_int(num_steps, "num_steps")
+    s = checks.number(s, "s", low=0.0)
+    max_beta = checks.number(max_beta, "max_beta", low=0.0, high=1.0, low_open=True, high_open=True)
     t = torch.arange(num_steps + 1, dtype=torch.float64) / num_steps
     f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
     alphas_cumprod = f / f[0]  # \bar\alpha_0 = 1, ..., \bar\alpha_T

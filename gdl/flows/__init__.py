@@ -12,34 +12,15 @@ and samples :math:`\mathbf{x} = f^{-1}(\mathbf{z})`. Every layer maps data to no
 
 * :mod:`gdl.flows.layers`: :class:`AffineCoupling`, :class:`ActNorm`,
   :class:`InvertibleConv1x1`, :class:`Squeeze`, :class:`Split`, :class:`Flatten`,
-  :class:`MaskedAffineAutoregressive` (with its :class:`GaussianMADE`), and
+  :class:`MaskedAffineAutoregressive` (a MADE network, :class:`gdl.nn.MaskedMLP`), and
   :class:`Dequantize` for integer pixels.
 * :mod:`gdl.flows.models`: :class:`RealNVP`, the multi-scale :class:`Glow` and :class:`MAF`,
-  :func:`dequantized_nll`, the bound on the discrete NLL, and
+  whose bound on the discrete NLL is :func:`gdl.metrics.dequantized_nll`, and
   :class:`VariationalDequantization`, a learned noise that tightens it.
 """
 
-from .layers import (
-    ActNorm,
-    AffineCoupling,
-    Dequantize,
-    Flatten,
-    Flow,
-    FlowSequence,
-    GaussianMADE,
-    InvertibleConv1x1,
-    MaskedAffineAutoregressive,
-    Reverse,
-    Split,
-    Squeeze,
-    channel_mask,
-    checkerboard_mask,
-)
-from .models import MAF, FlowModel, Glow, RealNVP, VariationalDequantization, dequantized_nll
+from . import layers, models
+from .layers import *  # noqa: F401,F403 (the names listed in layers.__all__)
+from .models import *  # noqa: F401,F403
 
-__all__ = [
-    "ActNorm", "AffineCoupling", "Dequantize", "Flatten", "Flow", "FlowSequence", "GaussianMADE",
-    "InvertibleConv1x1", "MaskedAffineAutoregressive", "Reverse", "Split", "Squeeze",
-    "VariationalDequantization",
-    "channel_mask", "checkerboard_mask", "MAF", "FlowModel", "Glow", "RealNVP", "dequantized_nll",
-]
+__all__ = layers.__all__ + models.__all__

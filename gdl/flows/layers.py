@@ -27,9 +27,9 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from ..nn import MaskedLinear
+from .. import _checks as checks
+from ..nn import MLP, MaskedMLP
 
 __all__ = [
     "Flow",
@@ -43,7 +43,6 @@ __all__ = [
     "Split",
     "Flatten",
     "Reverse",
-    "GaussianMADE",
     "MaskedAffineAutoregressive",
     "Dequantize",
 ]
@@ -130,6 +129,7 @@ def channel_mask(shape: Sequence[int], parity: int = 0) -> torch.Tensor:
 
 
 def _coupling_net(shape, hidden: int, conv: bool, dropout: float) -> nn.Module:
+    """The conditioner of a coupling: ``(B, *shape) -> (B, 2C, ...)``, starting at zero."""
     c = shape[0]
     if conv:
         net = nn.Sequential(
@@ -137,16 +137,15 @@ def _coupling_net(shape, hidden: int, conv: bool, dropout: float) -> nn.Module:
             nn.Conv2d(hidden, hidden, 1), nn.ReLU(), nn.Dropout(dropout),
             nn.Conv2d(hidden, 2 * c, 3, padding=1),
         )
-    else:
-        d = math.prod(shape)
-        net = nn.Sequential(
-            nn.Flatten(), nn.Linear(d, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, 2 * d), nn.Unflatten(1, (2 * c, *shape[1:])),
-        )
-    nn.init.zeros_(net[-2 if not conv else -1].weight)  # start as the identity map
-    nn.init.zeros_(net[-2 if not conv else -1].bias)
-    return net
+        nn.init.zeros_(net[-1].weight)  # start as the identity map
+        nn.init.zeros_(net[-1].bias)
+        return net
+    d = math.prod(shape)
+    return nn.Sequential(
+        nn.Flatten(),
+        MLP(d, [hidden, hidden], 2 * d, dropout=dropout, zero_last=True),  # start as the identity
+        nn.Unflatten(1, (2 * c, *shape[1:])),
+    )
 
 
 class AffineCoupling(Flow):
@@ -194,10 +193,8 @@ class AffineCoupling(Flow):
             raise ValueError("mask must hold both zeros and ones, and nothing else")
         if conv and mask.dim() != 3:
             raise ValueError(f"conv=True needs a (C, H, W) mask, got shape {tuple(mask.shape)}")
-        if not isinstance(hidden, int) or hidden < 1:
-            raise ValueError(f"hidden must be a positive int, got {hidden!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        hidden = checks.positive_int(hidden, "hidden")
+        dropout = checks.probability(dropout, "dropout")
         self.register_buffer("mask", mask)
         self.net = _coupling_net(tuple(mask.shape), hidden, conv, dropout)
         self.scale = nn.Parameter(torch.ones(mask.shape))
@@ -247,8 +244,7 @@ class ActNorm(Flow):
 
     def __init__(self, num_features: int):
         super().__init__()
-        if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
+        num_features = checks.positive_int(num_features, "num_features")
         self.bias = nn.Parameter(torch.zeros(num_features))
         self.log_scale = nn.Parameter(torch.zeros(num_features))
         self.register_buffer("initialized", torch.tensor(False))
@@ -308,8 +304,7 @@ class InvertibleConv1x1(Flow):
 
     def __init__(self, channels: int, seed: int = 0):
         super().__init__()
-        if not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"channels must be a positive int, got {channels!r}")
+        channels = checks.positive_int(channels, "channels")
         g = torch.Generator().manual_seed(seed)
         w, _ = torch.linalg.qr(torch.randn(channels, channels, generator=g))  # a rotation
         p, l, u = torch.linalg.lu(w)
@@ -443,49 +438,6 @@ class Reverse(Flow):
 
 
 # ---------------------------------------------------------------------------------- autoregressive
-class GaussianMADE(nn.Module):
-    r"""A MADE network that outputs a shift :math:`\mu_i` and log-scale :math:`\alpha_i` per dimension.
-
-    Both outputs for dimension :math:`i` depend only on :math:`x_{<i}` in the given ordering
-    (masks as in :class:`gdl.autoregressive.MADE`, built from :class:`gdl.nn.MaskedLinear`).
-
-    Arguments:
-        dims: :math:`D`.
-        hidden: sizes of the hidden layers.
-        ordering: a permutation of ``0..D-1``; ``ordering[0]`` is conditioned on nothing.
-
-    Shapes:
-        ``(B, D) -> ((B, D), (B, D))``.
-    """
-
-    def __init__(self, dims: int, hidden: Sequence[int] = (64,), ordering: torch.Tensor | None = None):
-        super().__init__()
-        hidden = list(hidden)
-        if not hidden or any(not isinstance(h, int) or h < 1 for h in hidden):
-            raise ValueError(f"hidden must be a non-empty list of positive ints, got {hidden!r}")
-        ordering = torch.arange(dims) if ordering is None else torch.as_tensor(ordering).long()
-        if not torch.equal(ordering.sort().values, torch.arange(dims)):
-            raise ValueError(f"ordering must be a permutation of 0..{dims - 1}")
-        degrees = torch.empty(dims, dtype=torch.long)
-        degrees[ordering] = torch.arange(1, dims + 1)  # position of each input in the ordering
-        self.register_buffer("ordering", ordering)
-        self.register_buffer("degrees", degrees)
-        layers, m_prev = [], degrees
-        for size in hidden:
-            m = torch.arange(size) % max(dims - 1, 1) + 1  # hidden degrees cycle through 1..D-1
-            layers += [MaskedLinear(len(m_prev), size, m[:, None] >= m_prev[None, :]), nn.ReLU()]
-            m_prev = m
-        out_mask = (degrees[:, None] > m_prev[None, :]).repeat(2, 1)  # (2D, H): mu rows, then alpha
-        layers.append(MaskedLinear(len(m_prev), 2 * dims, out_mask))
-        nn.init.zeros_(layers[-1].weight)  # start as the identity transform
-        nn.init.zeros_(layers[-1].bias)
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x):
-        mu, alpha = self.net(x).chunk(2, dim=1)
-        return mu, alpha
-
-
 class MaskedAffineAutoregressive(Flow):
     r"""MAF's layer: an affine autoregressive transform whose parameters come from a MADE.
 
@@ -501,7 +453,9 @@ class MaskedAffineAutoregressive(Flow):
 
     Arguments:
         dims: :math:`D`.
-        hidden: hidden sizes of the :class:`GaussianMADE`.
+        hidden: hidden sizes of the MADE network (:class:`~gdl.nn.MaskedMLP`) that outputs a
+            shift :math:`\mu_i` and a log-scale :math:`\alpha_i` per dimension, each from
+            :math:`\mathbf{x}_{<i}` only; it starts at zero, so the layer starts as the identity.
         ordering: the autoregressive order (default ``0..D-1``).
 
     Example:
@@ -518,18 +472,23 @@ class MaskedAffineAutoregressive(Flow):
 
     def __init__(self, dims: int, hidden: Sequence[int] = (64,), ordering=None):
         super().__init__()
-        self.made = GaussianMADE(dims, hidden, ordering)
+        dims = checks.positive_int(dims, "dims")
+        ordering = torch.arange(dims) if ordering is None else ordering
+        self.made = MaskedMLP(ordering, hidden, outputs_per_dim=2, zero_last=True)
+
+    def _shift_and_log_scale(self, x):
+        out = self.made(x)  # (B, D, 2)
+        return out[..., 0], out[..., 1].clamp(-7, 7)  # the clamp keeps exp(-alpha) finite
 
     def forward(self, x):
-        mu, alpha = self.made(x)
-        alpha = alpha.clamp(-7, 7)  # keeps exp(-alpha) finite early in training
+        mu, alpha = self._shift_and_log_scale(x)
         return (x - mu) * torch.exp(-alpha), -alpha.sum(1)
 
     def inverse(self, z):
         x = torch.zeros_like(z)
         for i in self.made.ordering.tolist():  # one dimension at a time, in the ordering
-            mu, alpha = self.made(x)
-            x[:, i] = z[:, i] * torch.exp(alpha[:, i].clamp(-7, 7)) + mu[:, i]
+            mu, alpha = self._shift_and_log_scale(x)
+            x[:, i] = z[:, i] * torch.exp(alpha[:, i]) + mu[:, i]
         return x
 
 
@@ -554,11 +513,15 @@ class Dequantize(Flow):
 
     def __init__(self, num_levels: int, alpha: float = 0.05):
         super().__init__()
-        if not isinstance(num_levels, int) or num_levels < 2:
-            raise ValueError(f"num_levels must be an int >= 2, got {num_levels!r}")
-        if not 0 < alpha < 0.5:
-            raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
-        self.num_levels, self.alpha = num_levels, alpha
+        self.num_levels = checks.num_levels(num_levels)
+        self.alpha = checks.number(alpha, "alpha", low=0.0, high=0.5, low_open=True, high_open=True)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """The open interval of :math:`y` where :math:`0 < p < 1`: a little wider than
+        :math:`[0, L]`, by the squeeze."""
+        margin = self.alpha * self.num_levels / (1 - 2 * self.alpha)
+        return -margin, self.num_levels + margin
 
     def forward(self, y):
         p = self.alpha + (1 - 2 * self.alpha) * y / self.num_levels

@@ -10,7 +10,9 @@ from torch import nn
 from torch.distributions import Independent, Normal
 from torch.nn import functional as F
 
+from .. import _checks as checks
 from ..base import GenerativeModel
+from ..nn import MLP
 from ..taxonomy import register
 from .layers import (
     ActNorm,
@@ -28,7 +30,7 @@ from .layers import (
     checkerboard_mask,
 )
 
-__all__ = ["FlowModel", "RealNVP", "Glow", "MAF", "VariationalDequantization", "dequantized_nll"]
+__all__ = ["FlowModel", "RealNVP", "Glow", "MAF", "VariationalDequantization"]
 
 
 class VariationalDequantization(nn.Module):
@@ -62,12 +64,10 @@ class VariationalDequantization(nn.Module):
 
     def __init__(self, event_shape: Sequence[int], num_levels: int, hidden: int = 128):
         super().__init__()
-        self.event_shape = tuple(event_shape)
-        self.num_levels = num_levels
+        self.event_shape = checks.event_shape(event_shape)
+        self.num_levels = checks.num_levels(num_levels)
         d = math.prod(self.event_shape)
-        self.net = nn.Sequential(nn.Linear(d, hidden), nn.ReLU(), nn.Linear(hidden, 2 * d))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        self.net = MLP(d, [hidden], 2 * d, zero_last=True)  # starts as q = the logistic-normal N(0, 1)
 
     def _params(self, x):
         inp = x.flatten(1).to(self.net[0].weight.dtype) / (self.num_levels - 1)  # (B, D) in [0, 1]
@@ -75,23 +75,29 @@ class VariationalDequantization(nn.Module):
         return mu, log_sigma.clamp(-7, 3)  # (B, D) each
 
     @staticmethod
-    def _log_q(eps, h, log_sigma):
+    def _log_density(eps, h, log_sigma):
         log_normal = -0.5 * eps**2 - 0.5 * math.log(2 * math.pi)
         # log du/dh = log sigmoid(h) + log sigmoid(-h) = log u(1 - u)
         return (log_normal - log_sigma - F.logsigmoid(h) - F.logsigmoid(-h)).sum(1)
 
-    def rsample(self, x: torch.Tensor, generator: torch.Generator | None = None):
-        r"""Reparameterised noise ``u`` (shaped like ``x``) and :math:`\log q(u \mid x)` ``(B,)``."""
+    def noise(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        r"""Draw reparameterised noise :math:`\mathbf{u}\sim q(\mathbf{u}\mid\mathbf{x})` for
+        integer ``x``.
+
+        Returns:
+            ``u``, shaped like ``x``, in the open unit box, and :math:`\log q(\mathbf{u}\mid
+            \mathbf{x})`, shape ``(B,)``; gradients reach the network through both.
+        """
         mu, log_sigma = self._params(x)
         eps = torch.randn(mu.shape, generator=generator).to(mu)
         h = mu + torch.exp(log_sigma) * eps
-        return torch.sigmoid(h).view(x.shape), self._log_q(eps, h, log_sigma)
+        return torch.sigmoid(h).view(x.shape), self._log_density(eps, h, log_sigma)
 
-    def log_prob(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        r""":math:`\log q(u \mid x)` for ``u`` in the open unit box, shape ``(B,)``."""
+    def log_q(self, u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        r""":math:`\log q(\mathbf{u} \mid \mathbf{x})` for ``u`` in the open unit box, shape ``(B,)``."""
         mu, log_sigma = self._params(x)
         h = torch.logit(u.flatten(1))
-        return self._log_q((h - mu) * torch.exp(-log_sigma), h, log_sigma)
+        return self._log_density((h - mu) * torch.exp(-log_sigma), h, log_sigma)
 
 
 class FlowModel(GenerativeModel):
@@ -115,15 +121,10 @@ class FlowModel(GenerativeModel):
     num_levels: int | None = None
 
     def _init_base(self, event_shape, num_levels, dequantization="uniform"):
-        self.event_shape = tuple(event_shape)
+        self.event_shape = checks.event_shape(event_shape)
         self.dims = math.prod(self.event_shape)
-        if num_levels is not None and (not isinstance(num_levels, int) or num_levels < 2):
-            raise ValueError(f"num_levels must be None or an int >= 2, got {num_levels!r}")
-        if dequantization not in ("uniform", "variational"):
-            raise ValueError(
-                f'dequantization must be "uniform" or "variational", got {dequantization!r}'
-            )
-        self.num_levels = num_levels
+        self.num_levels = checks.num_levels(num_levels, optional=True)
+        checks.one_of(dequantization, "dequantization", ("uniform", "variational"))
         self.dequantizer = None
         if num_levels and dequantization == "variational":
             self.dequantizer = VariationalDequantization(self.event_shape, num_levels)
@@ -149,13 +150,17 @@ class FlowModel(GenerativeModel):
         return self.flow.inverse(z.view(len(z), *out_shape)).view(len(z), *self.event_shape)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact :math:`\\log p(x)` in nats, shape ``(B,)``; with ``num_levels``, of dequantized ``x``."""
+        """Exact :math:`\\log p(x)` in nats, shape ``(B,)``; with ``num_levels``, of dequantized
+        ``x``, which must then lie in the support of
+        :class:`~gdl.flows.layers.Dequantize` (about ``[0, num_levels]``)."""
         x = self._check_event(x)
         if not x.is_floating_point():
             raise ValueError(
                 "log_prob takes continuous x; for integer pixels pass x + u with u ~ U[0, 1) "
-                "(loss does this), or use gdl.flows.dequantized_nll"
+                "(loss does this), or use gdl.metrics.dequantized_nll"
             )
+        if self.num_levels:
+            checks.within(x, *self.flow.layers[0].support, "x", open=True)
         z, log_det = self(x)
         return self.base().log_prob(z) + log_det
 
@@ -166,18 +171,18 @@ class FlowModel(GenerativeModel):
         :math:`\mathbf{u}\sim q`: uniform noise (:math:`\log q = 0`) or the learned
         :class:`VariationalDequantization`. Shape ``(B,)``.
         """
-        x = self._check_event(x)
-        if x.is_floating_point() or not self.num_levels:
-            raise ValueError("dequantized_log_prob takes integer levels, for a model with num_levels")
+        if not self.num_levels:
+            raise ValueError("dequantized_log_prob is for a model of integer levels (num_levels=...)")
+        x = self._check_data(x)
         if self.dequantizer is None:
             u = torch.rand(x.shape, generator=generator).to(self.base_loc)
             return self.log_prob(x.to(u) + u)
-        u, log_q = self.dequantizer.rsample(x, generator)
+        u, log_q = self.dequantizer.noise(x, generator)
         return self.log_prob(x.to(u) + u) - log_q
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood; integer batches are dequantized with fresh noise first."""
-        if not x.is_floating_point():
+        if not self._check_event(x).is_floating_point():
             return -self.dequantized_log_prob(x).mean()
         return -self.log_prob(x).mean()
 
@@ -192,60 +197,15 @@ class FlowModel(GenerativeModel):
         Returns:
             ``(n, *event_shape)``: floats, or int64 levels ``0 .. num_levels-1`` with ``num_levels``.
         """
-        self._check_n(n)
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        n = self._check_n(n)
+        temperature = checks.temperature(temperature)
         x = self.inverse(self.base(temperature).sample((n,)))
         if self.num_levels:
             return x.floor().clamp(0, self.num_levels - 1).long()
         return x
 
 
-@torch.no_grad()
-def dequantized_nll(model: FlowModel, x: torch.Tensor, draws: int = 8, batch_size: int = 1000,
-                    seed: int = 0) -> float:
-    r"""The uniform-dequantization bound on the discrete NLL, in nats per example.
-
-    .. math::
-
-        -\log P(\mathbf{x}) \le -\mathbb{E}_{\mathbf{u}\sim U[0,1)^D}
-        \left[\log p(\mathbf{x} + \mathbf{u})\right],
-
-    estimated without bias by averaging ``draws`` fresh :math:`\mathbf{u}` per example, then
-    over examples. :math:`p` must be the density on the integer scale (every rescaling counted),
-    as :class:`FlowModel` with ``num_levels`` gives it. With variational dequantization the
-    bound is :math:`-\mathbb{E}_q[\log p(\mathbf{x}+\mathbf{u}) - \log q(\mathbf{u}\mid\mathbf{x})]`
-    (see :meth:`FlowModel.dequantized_log_prob`).
-
-    Arguments:
-        model: a flow with ``log_prob``.
-        x: integer data ``(N, *event_shape)``.
-        draws: noise draws per example.
-        batch_size: examples per batch.
-        seed: seed of the noise.
-    """
-    if x.is_floating_point():
-        raise ValueError("x must hold integer levels (the dequantization noise is added here)")
-    if not isinstance(draws, int) or draws < 1:
-        raise ValueError(f"draws must be a positive int, got {draws!r}")
-    g = torch.Generator().manual_seed(seed)
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    for lo in range(0, len(x), batch_size):
-        xb = x[lo : lo + batch_size].to(model.device)
-        for _ in range(draws):
-            total -= model.dequantized_log_prob(xb, generator=g).double().sum().item()
-    model.train(was_training)
-    return total / (len(x) * draws)
-
-
-def _check_int(name, value, low=1):
-    if not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-
-
-@register("flow", "exact")
+@register("flows", "exact")
 class RealNVP(FlowModel):
     r"""Real NVP: affine couplings with alternating masks, each followed by ActNorm.
 
@@ -301,9 +261,8 @@ class RealNVP(FlowModel):
     ):
         super().__init__()
         self._init_base(event_shape, num_levels, dequantization)
-        _check_int("num_couplings", num_couplings, 2)
-        if mask not in ("checkerboard", "channel"):
-            raise ValueError(f'mask must be "checkerboard" or "channel", got {mask!r}')
+        checks.int_at_least(num_couplings, "num_couplings", 2)
+        checks.one_of(mask, "mask", ("checkerboard", "channel"))
         if conv and len(self.event_shape) != 3:
             raise ValueError(f"conv=True needs event_shape (C, H, W), got {event_shape}")
         make_mask = checkerboard_mask if mask == "checkerboard" else channel_mask
@@ -319,7 +278,7 @@ class RealNVP(FlowModel):
         self.flow = self._layers(layers)
 
 
-@register("flow", "exact")
+@register("flows", "exact")
 class Glow(FlowModel):
     r"""A Glow-style multi-scale flow for images.
 
@@ -364,8 +323,8 @@ class Glow(FlowModel):
     ):
         super().__init__()
         self._init_base(event_shape, num_levels, dequantization)
-        _check_int("levels", levels)
-        _check_int("steps", steps)
+        checks.positive_int(levels, "levels")
+        checks.positive_int(steps, "steps")
         if len(self.event_shape) != 3 or any(s % 2**levels for s in self.event_shape[1:]):
             raise ValueError(
                 f"event_shape must be (C, H, W) with H, W divisible by 2**levels, got {event_shape}"
@@ -388,7 +347,7 @@ class Glow(FlowModel):
         return FlowSequence(layers)
 
 
-@register("flow", "exact")
+@register("flows", "exact")
 class MAF(FlowModel):
     r"""Masked autoregressive flow: MADE-parameterised affine layers with alternating orderings.
 
@@ -426,7 +385,7 @@ class MAF(FlowModel):
     ):
         super().__init__()
         self._init_base(event_shape, num_levels, dequantization)
-        _check_int("num_layers", num_layers)
+        checks.positive_int(num_layers, "num_layers")
         if len(self.event_shape) != 1:
             raise ValueError(f"MAF takes vectors, event_shape (D,); got {event_shape}")
         layers: list[Flow] = []

@@ -21,7 +21,6 @@ import math
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 from torch.distributions import (
     Categorical,
     Distribution,
@@ -33,7 +32,7 @@ from torch.distributions import (
 from torch.distributions.utils import lazy_property
 from torch.nn import functional as F
 
-from .._discrete import check_levels
+from .. import _checks as checks
 from ..base import GenerativeModel
 from ..nn import MLP
 from ..taxonomy import register
@@ -131,22 +130,6 @@ def _gaussian(params: torch.Tensor) -> Independent:
     return Independent(Normal(loc, F.softplus(pre_scale) + 1e-4), 1)
 
 
-def _mlp(in_features: int, hidden: Sequence[int], out_features: int, dropout: float) -> nn.Module:
-    """An :class:`~gdl.nn.MLP` with dropout after every hidden activation."""
-    layers = []
-    for layer in MLP(in_features, hidden, out_features):
-        layers.append(layer)
-        if isinstance(layer, nn.ReLU) and dropout > 0:
-            layers.append(nn.Dropout(dropout))
-    return nn.Sequential(*layers)
-
-
-def _check_dropout(dropout: float) -> float:
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    return float(dropout)
-
-
 class _LatentModel(GenerativeModel):
     """What the VAEs share: pixel decoding, input checks and the importance-weighted bound."""
 
@@ -159,26 +142,14 @@ class _LatentModel(GenerativeModel):
         num_mixtures: int = 3,
     ):
         super().__init__()
-        event_shape = tuple(int(s) for s in event_shape)
-        if len(event_shape) == 0 or any(s < 1 for s in event_shape):
-            raise ValueError(
-                f"event_shape must be a non-empty tuple of positive ints, got {event_shape}"
-            )
-        if num_levels < 2:
-            raise ValueError(f"num_levels must be at least 2, got {num_levels}")
-        if latent_dim < 1:
-            raise ValueError(f"latent_dim must be positive, got {latent_dim}")
-        if decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {sorted(DECODERS)}, got {decoder!r}")
-        if not isinstance(num_mixtures, int) or num_mixtures < 1:
-            raise ValueError(f"num_mixtures must be a positive int, got {num_mixtures!r}")
-        self.decoder_kind, self.num_mixtures = decoder, num_mixtures
+        self.event_shape = checks.event_shape(event_shape)
+        self.num_levels = checks.num_levels(num_levels)
+        self.latent_dim = checks.positive_int(latent_dim, "latent_dim")
+        self.decoder_kind = checks.one_of(decoder, "decoder", DECODERS)
+        self.num_mixtures = checks.positive_int(num_mixtures, "num_mixtures")
         #: network outputs per pixel of the decoder
         self.pixel_params = DECODERS[decoder](num_levels, num_mixtures)
-        self.event_shape = event_shape
-        self.num_levels = num_levels
-        self.latent_dim = latent_dim
-        self.num_dims = math.prod(event_shape)
+        self.num_dims = math.prod(self.event_shape)
         # The prior's parameters live in buffers so that they follow .to(device).
         self.register_buffer("prior_loc", torch.zeros(latent_dim))
         self.register_buffer("prior_scale", torch.ones(latent_dim))
@@ -186,10 +157,6 @@ class _LatentModel(GenerativeModel):
     def prior(self) -> Independent:
         r"""The prior :math:`p(\mathbf{z}) = \mathcal{N}(\mathbf{0}, \mathbf{I})` (top latent)."""
         return Independent(Normal(self.prior_loc, self.prior_scale), 1)
-
-    def _check_data(self, x: torch.Tensor) -> torch.Tensor:
-        """Raise a ValueError unless ``x`` is a batch of integer images in ``0 .. num_levels-1``."""
-        return check_levels(self._check_event(x), self.num_levels)
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         """Integer images ``(B, *event_shape)`` -> encoder inputs in [0, 1], shape ``(B, D)``."""
@@ -235,9 +202,8 @@ class _LatentModel(GenerativeModel):
             Burda, Grosse and Salakhutdinov, *Importance Weighted Autoencoders*, ICLR 2016.
             https://arxiv.org/abs/1509.00519
         """
-        for name, value in (("k", k), ("chunk_size", chunk_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        k = checks.positive_int(k, "k")
+        chunk_size = checks.positive_int(chunk_size, "chunk_size")
         self._check_data(x)
         log_w = torch.cat(
             [self._log_weights(x, min(chunk_size, k - i)) for i in range(0, k, chunk_size)]
@@ -327,10 +293,10 @@ class VAE(_LatentModel):
         num_mixtures: int = 3,
     ):
         super().__init__(event_shape, num_levels, latent_dim, decoder, num_mixtures)
-        hidden, dropout = list(hidden), _check_dropout(dropout)
-        self.encoder = _mlp(self.num_dims, hidden, 2 * latent_dim, dropout)  # means, pre-scales
+        hidden = checks.ints(hidden, "hidden")
+        self.encoder = MLP(self.num_dims, hidden, 2 * latent_dim, dropout=dropout)  # means, pre-scales
         # outputs per pixel: L logits, or 3 M mixture parameters
-        self.decoder = _mlp(latent_dim, hidden[::-1], self.num_dims * self.pixel_params, dropout)
+        self.decoder = MLP(latent_dim, hidden[::-1], self.num_dims * self.pixel_params, dropout=dropout)
 
     def encode(self, x: torch.Tensor) -> Independent:
         r"""The approximate posterior :math:`q(\mathbf{z}\mid\mathbf{x})`, batch shape ``(B,)``."""
@@ -338,7 +304,7 @@ class VAE(_LatentModel):
 
     def decode(self, z: torch.Tensor) -> Independent:
         r"""The decoder :math:`p(\mathbf{x}\mid\mathbf{z})` for codes ``z``, shape ``(..., Z)``."""
-        if z.shape[-1] != self.latent_dim:
+        if checks.tensor(z, "z").shape[-1] != self.latent_dim:
             raise ValueError(
                 f"z must have last dimension latent_dim={self.latent_dim}, got {tuple(z.shape)}"
             )
@@ -408,10 +374,9 @@ class BetaVAE(VAE):
     """
 
     def __init__(self, beta: float = 4.0, **kwargs):
-        if not beta >= 0:
-            raise ValueError(f"beta must be non-negative, got {beta!r}")
+        beta = checks.number(beta, "beta", low=0.0)
         super().__init__(**kwargs)
-        self.beta = float(beta)
+        self.beta = beta
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         reconstruction, kl = self.elbo_terms(x)
@@ -475,16 +440,14 @@ class HierarchicalVAE(_LatentModel):
         decoder: str = "categorical",
         num_mixtures: int = 3,
     ):
-        if len(latent_dims) != 2 or any(d < 1 for d in latent_dims):
-            raise ValueError(f"latent_dims must be two positive ints (z1, z2), got {latent_dims}")
-        z1_dim, z2_dim = (int(d) for d in latent_dims)
+        z1_dim, z2_dim = checks.event_shape(latent_dims, "latent_dims", ndim=2)
         super().__init__(event_shape, num_levels, z2_dim, decoder, num_mixtures)  # prior on z2
         self.latent_dims = (z1_dim, z2_dim)
-        hidden, hidden_top, dropout = list(hidden), list(hidden_top), _check_dropout(dropout)
-        self.q_z1 = _mlp(self.num_dims, hidden, 2 * z1_dim, dropout)  # q(z1 | x)
+        hidden, hidden_top = checks.ints(hidden, "hidden"), checks.ints(hidden_top, "hidden_top")
+        self.q_z1 = MLP(self.num_dims, hidden, 2 * z1_dim, dropout=dropout)  # q(z1 | x)
         self.q_z2 = MLP(z1_dim, hidden_top, 2 * z2_dim)  # q(z2 | z1)
         self.p_z1 = MLP(z2_dim, hidden_top[::-1], 2 * z1_dim)  # p(z1 | z2)
-        self.p_x = _mlp(z1_dim, hidden[::-1], self.num_dims * self.pixel_params, dropout)  # p(x|z1)
+        self.p_x = MLP(z1_dim, hidden[::-1], self.num_dims * self.pixel_params, dropout=dropout)  # p(x|z1)
 
     def encode(self, x: torch.Tensor) -> Independent:
         r""":math:`q(\mathbf{z}_1\mid\mathbf{x})`, batch shape ``(B,)``."""

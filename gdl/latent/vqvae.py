@@ -17,7 +17,7 @@ from torch import nn
 from torch.distributions import Categorical, Independent
 
 from ..autoregressive import PixelCNN
-from .._discrete import check_levels, check_num_levels, check_temperature
+from .. import _checks as checks
 from ..base import GenerativeModel
 from ..taxonomy import register
 
@@ -111,11 +111,8 @@ class VectorQuantizer(nn.Module):
 
     def __init__(self, num_codes: int, code_dim: int):
         super().__init__()
-        for name, value in (("num_codes", num_codes), ("code_dim", code_dim)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        self.num_codes = num_codes
-        self.code_dim = code_dim
+        self.num_codes = checks.positive_int(num_codes, "num_codes")
+        self.code_dim = checks.positive_int(code_dim, "code_dim")
         # Codes placed arbitrarily mostly lie far from every encoder output: one code wins all
         # the nearest-neighbour contests, the others never get a gradient and stay dead. So the
         # codebook is initialised from data instead, the first time it sees a batch in training
@@ -242,26 +239,19 @@ class VQVAE(GenerativeModel):
         prior_blocks: int = 2,
     ):
         super().__init__()
-        event_shape = tuple(event_shape)
-        if len(event_shape) != 3 or event_shape[0] != 1 or min(event_shape) < 1:
+        event_shape = checks.event_shape(event_shape, ndim=3)
+        if event_shape[0] != 1:
             raise ValueError(f"event_shape must be (1, H, W), got {event_shape!r}")
-        check_num_levels(num_levels)
-        for name, value in (("hidden", hidden), ("downsample", downsample)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        scale = 2**downsample
+        self.num_levels = checks.num_levels(num_levels)
+        hidden = checks.positive_int(hidden, "hidden")
+        scale = 2 ** checks.positive_int(downsample, "downsample")
         if event_shape[1] % scale or event_shape[2] % scale:
             raise ValueError(
                 f"downsample={downsample} needs H and W divisible by {scale}, got {event_shape!r}"
             )
-        if not isinstance(num_codes, int) or isinstance(num_codes, bool) or num_codes < 2:
-            raise ValueError(f"num_codes must be an int >= 2, got {num_codes!r}")
-        if not beta >= 0:
-            raise ValueError(f"beta must be >= 0, got {beta!r}")
+        self.num_codes = checks.num_levels(num_codes, "num_codes")
+        self.beta = checks.number(beta, "beta", low=0.0)
         self.event_shape = event_shape
-        self.num_levels = num_levels
-        self.num_codes = num_codes
-        self.beta = float(beta)
         self.grid_shape = (event_shape[1] // scale, event_shape[2] // scale)  # (h, w)
 
         # Encoder: each stride-2 4x4 convolution halves H and W; a 1x1 projects to D channels.
@@ -291,12 +281,9 @@ class VQVAE(GenerativeModel):
         )
 
     # ------------------------------------------------------------------ encoder side
-    def _check_x(self, x: torch.Tensor) -> torch.Tensor:
-        return check_levels(self._check_event(x), self.num_levels)
-
     def encode_continuous(self, x: torch.Tensor) -> torch.Tensor:
         """The encoder's output :math:`z_e(x)`, ``(B, D, h, w)``, before quantisation."""
-        inp = self._check_x(x).float() / (self.num_levels - 1)  # (B, 1, H, W) in [0, 1]
+        inp = self._check_data(x).float() / (self.num_levels - 1)  # (B, 1, H, W) in [0, 1]
         return self.encoder(inp)
 
     def quantize(self, x: torch.Tensor) -> Quantized:
@@ -320,12 +307,7 @@ class VQVAE(GenerativeModel):
         Returns an ``Independent(Categorical)`` with batch shape ``(B,)`` and event shape
         ``(1, H, W)``: ``.log_prob(x)`` gives nats per image, ``.sample()`` images.
         """
-        codes = check_levels(codes, self.num_codes, "codes")
-        if codes.dim() != 4 or tuple(codes.shape[1:]) != (1, *self.grid_shape):
-            raise ValueError(
-                f"codes must have shape (batch, 1, {self.grid_shape[0]}, {self.grid_shape[1]}), "
-                f"got {tuple(codes.shape)}"
-            )
+        codes = checks.levels(checks.batch(codes, (1, *self.grid_shape), "codes"), self.num_codes, "codes")
         return self._likelihood(self.quantizer.lookup(codes[:, 0]))  # (B, h, w) -> (B, D, h, w)
 
     @torch.no_grad()
@@ -394,8 +376,8 @@ class VQVAE(GenerativeModel):
         Returns:
             images ``(n, 1, H, W)`` int64.
         """
-        self._check_n(n)
-        codes = self.prior.sample(n, temperature=check_temperature(temperature))  # (n, 1, h, w)
+        n = self._check_n(n)
+        codes = self.prior.sample(n, temperature=temperature)  # (n, 1, h, w)
         px = self.decode(codes)
         return px.base_dist.probs.argmax(-1) if mode else px.sample()
 

@@ -1,8 +1,9 @@
 """Run gallery scripts under several seeds and print the spread of what they record.
 
-Each script reads its seed from the environment variable ``GDL_SEED`` (0 when unset, as in the
-docs build). This runs every script once per seed, each in a fresh process with one thread,
-collects the rows it passes to :func:`gdl.metrics.record`, and prints, per model, the test
+Each script runs as the docs build runs it (:mod:`gdl.run`), once per seed, in a fresh process
+with one thread; the seed reaches every generator and :func:`gdl.fit`, so a script needs no code
+of its own for it. This collects the rows each run passes to :func:`gdl.results.record`, and
+prints, per model, the test
 NLL (or bound / estimate) and the FD on gdl features for every seed with their mean and
 standard deviation, the order of the models by FD under each seed, and each script's time.
 
@@ -24,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gdl.metrics import RESULTS_ENV, load_results
+from gdl.results import RESULTS_ENV, load_results
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The scripts whose results carry a target (NLL bound, sample quality) on the digits.
@@ -38,14 +39,15 @@ DEFAULT_SCRIPTS = [
 ]
 
 
-def run(script: Path, seed: int, results: Path) -> float:
-    """Run ``script`` with ``GDL_SEED=seed``, its rows going to ``results``; return seconds."""
-    env = dict(os.environ, GDL_SEED=str(seed), OMP_NUM_THREADS="1", MPLBACKEND="Agg",
-               PYTHONHASHSEED="0")
-    env[RESULTS_ENV] = str(results)  # where gdl.metrics.record() writes the script's rows
+def run(script: Path, seed: int, results: Path, cache: Path) -> float:
+    """Run ``script`` under ``seed``, its rows going to ``results`` and the weights it trains
+    to ``cache`` (shared by the scripts of one sweep, as in one build); return seconds."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONHASHSEED="0")
+    env[RESULTS_ENV] = str(results)  # where gdl.results.record() writes the script's rows
+    env["GDL_CACHE_DIR"] = str(cache)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, script.name], cwd=script.parent, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "gdl.run", str(script), "--seed", str(seed)],
+                          env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{script} failed with seed {seed}:\n{done.stderr[-3000:]}")
@@ -72,11 +74,9 @@ def main(argv=None) -> None:
             script = (ROOT / name).resolve()
             if not script.is_file():
                 sys.exit(f"no such gallery script: {name}")
-            if "GDL_SEED" not in script.read_text():
-                sys.exit(f"{name} does not read GDL_SEED: every seed would give the same numbers")
             for seed in args.seeds:
                 results = Path(tmp) / f"{script.stem}-{seed}"
-                seconds = run(script, seed, results)
+                seconds = run(script, seed, results, Path(tmp) / "weights")
                 times.setdefault(name, []).append(seconds)
                 print(f"{name} seed {seed}: {seconds:.1f} s", flush=True)
                 for row in load_results(results):

@@ -1,7 +1,6 @@
-"""fit(): determinism, early stopping, divergence; metrics: units and records."""
+"""gdl.train: fit's determinism, early stopping, weight averaging, divergence, checkpoints and cache."""
 
-import json
-import math
+import os
 
 import pytest
 import torch
@@ -137,46 +136,59 @@ def test_evaluate_is_the_mean_over_batches():
     assert evaluate(lambda b: b[:, 0], x, batch_size=3) == pytest.approx(4.5)
 
 
-def test_bits_per_dim():
-    assert metrics.bits_per_dim(64 * math.log(2), 64) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="dims"):
-        metrics.bits_per_dim(1.0, 0)
+def test_the_cache_returns_the_trained_weights_history_and_random_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("GDL_CACHE_DIR", str(tmp_path))
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model, x = arm_and_data()  # the same initial weights each time
+        h = fit(model, x, steps=25, batch_size=16, seed=1, log_every=0, ema=0.9, cache=True)
+        runs.append((h, [p.detach().clone() for p in model.parameters()], torch.rand(3)))
+    (trained, w1, r1), (loaded, w2, r2) = runs
+    assert not trained.from_cache and loaded.from_cache
+    assert loaded.train_loss == trained.train_loss and loaded.seconds == trained.seconds
+    assert all(torch.equal(a, b) for a, b in zip(w1, w2))
+    assert torch.equal(r1, r2)  # what follows fit draws the same numbers, trained or loaded
+    assert len(list(tmp_path.glob("*.pt"))) == 1
 
 
-def test_nll_of_a_uniform_categorical_is_d_log_k():
+def test_the_cache_key_changes_with_settings_data_initial_weights_and_code(tmp_path, monkeypatch):
+    from gdl import train
+
+    monkeypatch.setenv("GDL_CACHE_DIR", str(tmp_path))
     model, x = arm_and_data()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()  # all logits zero: every pixel uniform over 3 levels
-    assert metrics.nll(model, x) == pytest.approx(4 * math.log(3), rel=1e-6)
+    settings = dict(steps=5, batch_size=16, lr=1e-3, eval_every=100, patience=None, seed=0, ema=None, device="cpu")
+    key = train._cache_key(model, (x,), None, settings)
+    assert key == train._cache_key(model, (x,), None, dict(settings))
+    assert key != train._cache_key(model, (x,), None, settings | {"lr": 2e-3})
+    assert key != train._cache_key(model, (x[:-1],), None, settings)
+    other, _ = arm_and_data()
+    torch.manual_seed(123)
+    other = type(model)(event_shape=(1, 2, 2), num_levels=3, hidden=8, num_layers=2)  # other init
+    assert key != train._cache_key(other, (x,), None, settings)
+    source = tmp_path / "model_code.py"
+    source.write_text("a")
+    monkeypatch.setattr(train, "_code_files", lambda m: [source])
+    before = train._cache_key(model, (x,), None, settings)
+    source.write_text("b")  # the model's code changed
+    assert train._cache_key(model, (x,), None, settings) != before
 
 
-def test_nll_refuses_models_without_exact_likelihood():
-    class NoDensity(GenerativeModel):
-        event_shape = (1,)
+def test_two_processes_asking_for_the_same_weights_train_them_once(tmp_path):
+    import subprocess
+    import sys
 
-    with pytest.raises(AttributeError, match="log_prob"):
-        metrics.nll(NoDensity(), torch.zeros(2, 1))
-
-
-def test_record_writes_a_result_only_inside_the_build(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv(metrics.RESULTS_ENV, raising=False)
-    metrics.record("M", dataset="digits", nll=88.7, kind="exact", dims=64)
-    assert "88.70 nats/example" in capsys.readouterr().out
-    monkeypatch.setenv(metrics.RESULTS_ENV, str(tmp_path))
-    metrics.record("Model A", dataset="digits", nll=90.0, kind="bound", dims=64, params=10)
-    metrics.record("Model B", dataset="digits", nll=80.0, kind="exact", dims=64)
-    model, _ = arm_and_data()
-    row = metrics.record("Model C", dataset="toy", nll=1.0, kind="exact", dims=4, model=model,
-                         history=type("H", (), {"seconds": 2.5})())
-    assert row["params"] == model.num_parameters() and row["train_seconds"] == 2.5
-    samples, seconds = metrics.timed_sample(model, 8)
-    assert samples.shape == (8, 1, 2, 2) and seconds > 0
-    rows = [r for r in metrics.load_results(tmp_path) if r["dataset"] == "digits"]
-    assert [r["model"] for r in rows] == ["Model B", "Model A"]
-    stored = json.loads((tmp_path / "digits-model-a.json").read_text())
-    assert stored["bits_per_dim"] == pytest.approx(90.0 / (64 * math.log(2)))
-    with pytest.raises(ValueError, match="kind must be one of"):
-        metrics.record("M", dataset="digits", nll=1.0, kind="guess", dims=64)
-    with pytest.raises(ValueError, match="nll must be finite"):
-        metrics.record("M", dataset="digits", nll=float("nan"), kind="exact", dims=64)
+    script = (
+        "import torch, gdl\n"
+        "from gdl.autoregressive import CausalConvARM\n"
+        "torch.manual_seed(0)\n"
+        "x = torch.randint(0, 3, (96, 1, 2, 2), generator=torch.Generator().manual_seed(1))\n"
+        "m = CausalConvARM(event_shape=(1, 2, 2), num_levels=3, hidden=64, num_layers=3)\n"
+        "h = gdl.fit(m, x, steps=400, batch_size=16, log_every=0, cache=True)\n"
+        "print('loaded' if h.from_cache else 'trained')\n"
+    )
+    env = dict(os.environ, GDL_CACHE_DIR=str(tmp_path), OMP_NUM_THREADS="1")
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    assert outs == ["loaded", "trained"]

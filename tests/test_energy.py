@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import gdl
-from gdl.ebm import EBM, langevin
+from gdl.energy import EBM, langevin
 
 
 def quadratic(mean=0.0, scale=1.0):

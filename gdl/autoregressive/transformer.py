@@ -1,7 +1,7 @@
 r"""A decoder-only transformer (GPT) over token sequences, in the manner of nanoGPT.
 
 The model reads top to bottom: :class:`GPTConfig`, then :class:`CausalSelfAttention`,
-:class:`MLP` and :class:`Block`, then :class:`GPT`. Each position attends to itself and the
+:class:`FeedForward` and :class:`Block`, then :class:`GPT`. Each position attends to itself and the
 positions before it,
 
 .. math::
@@ -28,10 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .autoregressive.sequence import TokenARM
-from .taxonomy import register
+from .. import _checks as checks
+from ..taxonomy import register
+from .sequence import TokenARM
 
-__all__ = ["GPTConfig", "CausalSelfAttention", "MLP", "Block", "GPT"]
+__all__ = ["GPTConfig", "CausalSelfAttention", "FeedForward", "Block", "GPT"]
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,10 @@ class GPTConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            checks.positive_int(getattr(self, name), name)
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        checks.probability(self.dropout, "dropout")
 
 
 class CausalSelfAttention(nn.Module):
@@ -111,7 +109,7 @@ class CausalSelfAttention(nn.Module):
         return (y, att) if return_attention else y
 
 
-class MLP(nn.Module):
+class FeedForward(nn.Module):
     """The position-wise feed-forward network: ``C → 4C → C`` with a GELU."""
 
     def __init__(self, config: GPTConfig):
@@ -142,7 +140,7 @@ class Block(nn.Module):
         self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.attn = CausalSelfAttention(config)
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
+        self.mlp = FeedForward(config)
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         a, att = self.attn(self.ln_1(x), return_attention=True)
@@ -243,9 +241,7 @@ class GPT(TokenARM):
             ``(n_layer, B, n_head, t, t)``: entry ``[l, b, h, t, s]`` is how much query position
             ``t`` attends to key position ``s`` (zero for ``s > t``; each row sums to 1).
         """
-        if idx.dim() != 2 or idx.dtype != torch.int64:
-            raise ValueError(f"idx must be int64 token ids of shape (B, t), got {tuple(idx.shape)}")
-        return self._trunk(self.embed(idx), return_attention=True)[1]
+        return self._trunk(self.embed(self._check_context(idx)), return_attention=True)[1]
 
     def _next_logits(self, idx: torch.Tensor) -> torch.Tensor:
         # Crop the context to the last block_size tokens: the position embeddings end there.

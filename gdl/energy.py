@@ -40,6 +40,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from . import _checks as checks
 from .base import GenerativeModel
 from .nn import MLP
 from .taxonomy import register
@@ -100,17 +101,13 @@ def langevin(
         Welling and Teh, *Bayesian Learning via Stochastic Gradient Langevin Dynamics*,
         ICML 2011. https://www.stats.ox.ac.uk/~teh/research/compstats/WelTeh2011a.pdf
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if not step_size > 0:
-        raise ValueError(f"step_size must be > 0, got {step_size!r}")
+    steps = checks.int_at_least(steps, "steps", 0)
+    step_size = checks.positive(step_size, "step_size")
     noise_scale = math.sqrt(step_size) if noise_scale is None else noise_scale
-    if not noise_scale >= 0:
-        raise ValueError(f"noise_scale must be >= 0, got {noise_scale!r}")
-    if grad_clip is not None and not grad_clip > 0:
-        raise ValueError(f"grad_clip must be None or > 0, got {grad_clip!r}")
-    if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
-        raise ValueError("x must be a floating-point tensor")
+    noise_scale = checks.number(noise_scale, "noise_scale", low=0.0)
+    grad_clip = checks.positive(grad_clip, "grad_clip", optional=True)
+    if not checks.tensor(x).is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor, got dtype {x.dtype}")
     x = x.detach().clone()
     trajectory = [x] if return_trajectory else None
     with torch.enable_grad():
@@ -214,34 +211,22 @@ class EBM(GenerativeModel):
         sample_steps: int = 200,
     ):
         super().__init__()
-        event_shape = tuple(int(s) for s in event_shape)
-        if len(event_shape) == 0 or any(s < 1 for s in event_shape):
-            raise ValueError(f"event_shape must be a non-empty tuple of positive ints, got {event_shape}")
-        low, high = (float(b) for b in bounds)
+        self.event_shape = event_shape = checks.event_shape(event_shape)
+        low, high = (checks.number(b, "bounds") for b in bounds)
         if not low < high:
             raise ValueError(f"bounds must be (low, high) with low < high, got {bounds!r}")
-        if not alpha >= 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
-        for name, value in (("steps", steps), ("buffer_size", buffer_size), ("sample_steps", sample_steps)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not step_size > 0:
-            raise ValueError(f"step_size must be > 0, got {step_size!r}")
-        if noise_scale is not None and not noise_scale >= 0:
-            raise ValueError(f"noise_scale must be None or >= 0, got {noise_scale!r}")
-        if grad_clip is not None and not grad_clip > 0:
-            raise ValueError(f"grad_clip must be None or > 0, got {grad_clip!r}")
-        if not 0 <= reinit <= 1:
-            raise ValueError(f"reinit must be in [0, 1], got {reinit!r}")
-        if not data_noise >= 0:
-            raise ValueError(f"data_noise must be >= 0, got {data_noise!r}")
-        self.event_shape = event_shape
         self.bounds, self.rescale = (low, high), bool(rescale)
         self.box = (-1.0, 1.0) if rescale else (low, high)  # the box in internal units
-        self.alpha, self.steps, self.step_size = float(alpha), steps, float(step_size)
-        self.noise_scale, self.grad_clip = noise_scale, grad_clip
-        self.reinit, self.data_noise, self.sample_steps = float(reinit), float(data_noise), sample_steps
-        self.net = MLP(math.prod(event_shape), list(hidden), 1, activation=nn.SiLU)
+        self.alpha = checks.number(alpha, "alpha", low=0.0)
+        self.steps = checks.positive_int(steps, "steps")
+        self.step_size = checks.positive(step_size, "step_size")
+        self.noise_scale = checks.number(noise_scale, "noise_scale", low=0.0, optional=True)
+        self.grad_clip = checks.positive(grad_clip, "grad_clip", optional=True)
+        self.reinit = checks.probability(reinit, "reinit", include_one=True)
+        self.data_noise = checks.number(data_noise, "data_noise", low=0.0)
+        self.sample_steps = checks.positive_int(sample_steps, "sample_steps")
+        buffer_size = checks.positive_int(buffer_size, "buffer_size")
+        self.net = MLP(math.prod(event_shape), hidden, 1, activation=nn.SiLU)
         # The persistent chains, in internal units; a buffer, so it is saved with the model.
         self.register_buffer("replay", self._uniform(buffer_size))
 
@@ -296,7 +281,7 @@ class EBM(GenerativeModel):
             The final points on the data scale (clipped to ``bounds``), and the trajectory if
             asked for.
         """
-        steps = self.sample_steps if steps is None else steps
+        steps = self.sample_steps if steps is None else checks.int_at_least(steps, "steps", 0)
         out = self._langevin(self._to_internal(self._check_event(x)), steps, return_trajectory)
         if return_trajectory:
             return self._to_data(out[0]), self._to_data(out[1])
@@ -314,12 +299,13 @@ class EBM(GenerativeModel):
         Returns:
             Points on the data scale, shape ``(n, *event_shape)``, clipped to ``bounds``.
         """
-        self._check_n(n)
+        n = self._check_n(n)
+        steps = self.sample_steps if steps is None else checks.int_at_least(steps, "steps", 0)
         if from_buffer:
             u = self.replay[torch.randint(len(self.replay), (n,), device=self.replay.device)]
         else:
             u = self._uniform(n)
-        return self._to_data(self._langevin(u, self.sample_steps if steps is None else steps))
+        return self._to_data(self._langevin(u, steps))
 
     # ------------------------------------------------------------------ training
     def negatives(self, batch_size: int) -> torch.Tensor:
