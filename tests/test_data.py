@@ -150,13 +150,13 @@ def test_names_length_and_kind():
 
 
 def test_missing_names_package_names_the_package(monkeypatch):
-    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
-    data._name_list.cache_clear()
+    monkeypatch.setattr(data.text.importlib.util, "find_spec", lambda name: None)
+    data.text._name_list.cache_clear()
     try:
         with pytest.raises(ModuleNotFoundError, match="pip install names"):
             data.names("train")
     finally:
-        data._name_list.cache_clear()
+        data.text._name_list.cache_clear()
 
 
 def test_image_sets_describe_their_data():

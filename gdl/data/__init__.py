@@ -1,0 +1,31 @@
+r"""Offline data sets, returned as tensors.
+
+Every loader returns a pair ``(x, y)`` of tensors holding the whole split: data first, labels
+second. Nothing is downloaded; each set ships inside an installed package.
+
+* :func:`digits`: scikit-learn's 8×8 digits, ``x`` of shape ``(N, 1, 8, 8)``, integers 0..16;
+  ``y`` the digit.
+* :func:`fashion_mnist`: Fashion-MNIST from Debian's ``dataset-fashion-mnist``, ``x`` of shape
+  ``(N, 1, 28, 28)``, integers 0..255 (or fewer levels); ``y`` the kind of garment.
+* :func:`toy_2d`: 2-D point sets, ``x`` of shape ``(n, 2)``, floats; ``y`` the mode, branch or
+  position each point came from.
+* :func:`names`: US census first or last names from the PyPI package ``names``, as
+  character tokens: ``x`` of shape ``(N, T)``, int64 ids of :data:`NAMES_VOCAB` padded with the
+  boundary token 0; ``y`` the number of characters of each name.
+
+One module per kind of data: :mod:`gdl.data.images`, :mod:`gdl.data.toy`, :mod:`gdl.data.text`;
+every name is also available here, as ``gdl.data.digits``.
+
+Example:
+    >>> x, y = digits("train")
+    >>> tuple(x.shape), x.dtype, int(x.max())
+    ((1000, 1, 8, 8), torch.int64, 16)
+"""
+
+
+from . import images, text, toy
+from .images import *  # noqa: F401,F403 (the names in images.__all__)
+from .text import *  # noqa: F401,F403
+from .toy import *  # noqa: F401,F403
+
+__all__ = images.__all__ + toy.__all__ + text.__all__
