@@ -15,7 +15,7 @@ BUILD := docs/_build
 export OMP_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: site install system-deps python-deps mathjax html html-noplot times test seeds clean
+.PHONY: site install system-deps python-deps mathjax html html-noplot times test seeds bench-build clean
 
 site: install html
 
@@ -59,13 +59,18 @@ html-noplot: install
 	$(BIN)/sphinx-build $(SPHINXOPTS) -D plot_gallery=0 -b html docs $(BUILD)/html-noplot
 	@echo "The site (gallery not executed) is in $(BUILD)/html-noplot/index.html"
 
-# Per-script times from sphinx-gallery's report.
+# Per-script times of the last build, in seconds and in units of the reference workload, with
+# the scripts over their budgets flagged.
 times:
 	@$(BIN)/python docs/_ext/gallery_times.py docs
 
 # The digits scripts with targets, rerun under seeds 0, 1, 2: mean and spread of each result.
 seeds: python-deps
 	$(BIN)/python tests/benchmarks/seeds.py
+
+# Clean gallery builds, one script at a time and in parallel, side by side (about 25 minutes).
+bench-build: python-deps
+	$(BIN)/python tests/benchmarks/build.py
 
 test: $(BUILD)/html/index.html
 	$(BIN)/python -m pytest

@@ -128,8 +128,9 @@ def feature_network(
 
     Trained with :func:`gdl.fit` the first time it is asked for (a few seconds on one CPU core:
     digits on their 1000 training images, Fashion-MNIST on the first 12,000; Fashion-MNIST samples
-    are then compared with the first 2000 test images), deterministically from ``seed``, then
-    kept for the rest of the process. Training leaves torch's global random state untouched.
+    are then compared with the first 2000 test images), deterministically from ``seed``, kept for
+    the rest of the process and in the cache of trained weights (see :func:`gdl.fit`). Training
+    leaves torch's global random state untouched.
     The held-out accuracy is in its ``test_accuracy`` attribute.
 
     Arguments:
@@ -154,8 +155,9 @@ def _reference(dataset: str, num_levels: int | None, seed: int, k: int) -> _Refe
         torch.manual_seed(seed)
         net = FeatureClassifier(images.shape[-1], images.num_classes)
         x = x_train.float() / (levels - 1)
+        # cache=True: the processes of a parallel build train each feature network once
         fit(net, (x, y_train), steps=epochs * (len(x) // batch), batch_size=batch, lr=1e-3,
-            seed=seed, device="cpu", progress=False, log_every=0)
+            seed=seed, device="cpu", progress=False, log_every=0, cache=True)
         with torch.no_grad():
             predicted = net(x_test.float() / (levels - 1)).argmax(1)
         net.test_accuracy = (predicted == y_test).float().mean().item()

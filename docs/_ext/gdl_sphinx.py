@@ -5,14 +5,19 @@
 * ``{gdl-leaderboard}``: the results that the gallery scripts measured in this build (likelihoods
   and sample quality).
 * ``tight_matplotlib_scraper``: sphinx-gallery's matplotlib scraper with a tight bounding box.
+* the run time of every gallery script, stated at the top of its page in seconds and in units of a
+  reference workload timed at the start of the build (:mod:`gallery_times`).
 * offline intersphinx inventories, compiled from ``docs/_inventories/*.txt``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zlib
 from pathlib import Path
+
+import gallery_times
 
 from docutils import nodes
 from sphinx.util import logging
@@ -196,6 +201,51 @@ class Leaderboard(DynamicDirective):
         return self.markdown("\n\n".join(text))
 
 
+def _gallery_runs(app) -> bool:
+    """True if this build executes gallery scripts (plot_gallery on, and some script changed)."""
+    from sphinx_gallery.gen_gallery import _bool_eval
+
+    if not _bool_eval(app.config.plot_gallery):
+        return False
+    out = DOCS / "auto_examples"
+    for script in (DOCS.parent / "gallery").glob("*/plot_*.py"):
+        md5 = out / script.parent.name / f"{script.name}.md5"
+        if not md5.exists() or md5.read_text().strip() != hashlib.md5(script.read_bytes()).hexdigest():
+            return True
+    return False
+
+
+def time_reference(app) -> None:
+    """Before the gallery runs, time the reference workload on the quiet machine."""
+    if _gallery_runs(app):
+        seconds = gallery_times.write_reference(DOCS / "_build" / "reference.json")
+        logger.info(f"reference workload: {seconds:.2f} s (1 unit of the gallery's budgets)")
+
+
+def state_run_time(app, docname: str, source: list[str]) -> None:
+    """Under the title of each gallery page, say how long its script ran when the site was built."""
+    parts = docname.split("/")
+    if len(parts) != 3 or parts[0] != "auto_examples" or not parts[2].startswith("plot_"):
+        return
+    name = f"{parts[1]}/{parts[2]}.py"
+    seconds = gallery_times.script_times(DOCS).get(name)
+    unit = gallery_times.read_reference(DOCS)
+    if seconds is None or unit is None:
+        return
+    budget = gallery_times.budgets(DOCS.parent / "gallery").get(name)
+    line = (
+        f"*This script ran in {seconds:.1f} s when this site was built: {seconds / unit:.1f} units of "
+        f"the build's reference workload ({unit:.2f} s on that machine)"
+        + (f"; its budget is {budget:g} units.*" if budget else ".*")
+    )
+    lines = source[0].split("\n")
+    for i in range(1, len(lines)):  # the title's underline: a line of "=" under a text line
+        if lines[i] and set(lines[i]) == {"="} and lines[i - 1].strip():
+            lines[i + 1 : i + 1] = ["", line]
+            break
+    source[0] = "\n".join(lines)
+
+
 def _outdated(app, env, added, changed, removed):
     """Re-read the pages whose tables come from the package or from this build's results."""
     return sorted(getattr(env, "gdl_dynamic_docs", set()) - set(removed))
@@ -237,4 +287,6 @@ def setup(app):
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("config-inited", write_inventories)
+    app.connect("builder-inited", time_reference, priority=300)  # before the gallery runs (500)
+    app.connect("source-read", state_run_time)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -12,9 +12,8 @@ for dimension :math:`o_i` of an ordering :math:`o` can only be reached from the 
 
 each a categorical over the 17 grey levels. The ordering is a free choice; this script trains
 one MADE with the natural raster order and one with a random order, and compares them.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

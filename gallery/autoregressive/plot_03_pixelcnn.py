@@ -14,9 +14,8 @@ prediction for pixel :math:`(i, j)` see the rows above and the pixels to its lef
 gdl's :class:`~gdl.autoregressive.PixelCNN` is the *gated* variant: a vertical and a
 horizontal stack of masked convolutions that together see the whole past of every pixel,
 without the blind spot of a plain stack.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

@@ -7,9 +7,8 @@ clothing, quantised to 4 grey levels so that each pixel's categorical stays smal
 :math:`28 \times 28` image has 784 pixels, so sampling takes 784 network passes; the time
 budget allows a few thousand training images and a short run: enough to continue the top half
 of a garment, too little for convincing unconditional samples.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

@@ -11,9 +11,8 @@ of the name. Its likelihood is the chain rule over characters,
     + \log p(\text{end} \mid ada),
 
 and an LSTM computes every conditional from a state it carries along the sequence.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

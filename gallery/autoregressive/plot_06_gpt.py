@@ -13,9 +13,8 @@ before it and averages their values,
 where the mask :math:`M` is :math:`-\infty` above the diagonal. The same names and the same
 exact likelihood as the LSTM of the autoregressive section, with attention in place of a
 recurrence.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

@@ -4,9 +4,8 @@ The data sets
 
 Every model on this site learns from data that ships inside an installed package, so the
 site builds without a network. :mod:`gdl.data` returns each split as tensors ``(x, y)``.
-
-Time budget: 10 s.
 """
+# sphinx_gallery_gdl_budget = 9
 
 # %%
 # Digits: 8×8 images with 17 grey levels

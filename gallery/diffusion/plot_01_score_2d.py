@@ -17,9 +17,8 @@ the score onto the direction back to the clean point,
 and sampling runs Langevin dynamics on each level in turn, from the largest :math:`\sigma` to
 the smallest (Song and Ermon, 2019). The score is minus the gradient of an energy, so this is
 the sampler of the energy-based models with the energy itself left out.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

@@ -15,9 +15,8 @@ and a network :math:`\boldsymbol\epsilon_\theta(\mathbf{x}_t, t)` learns to pred
 that was added. Sampling runs the learned reverse steps from pure noise. The variational bound
 on :math:`\log P(\mathbf{x})` measures, in nats, how well the reverse steps match the forward
 ones; here it is a bound on the probability of the *discrete* 17-level image.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # The forward process
@@ -52,13 +51,13 @@ def show_grid(images, steps, ax, title):
     ax.set_xlabel("step $t$")
 
 
-grey_level = DDPM(num_steps=NUM_STEPS, hidden=HIDDEN, prediction="levels")  # built first, as in
-models = {  # the next example, which loads the same trained weights from the cache
-    "ε-network": DDPM(num_steps=NUM_STEPS, hidden=HIDDEN, prediction="eps"),
+grey_level = DDPM(num_steps=NUM_STEPS, hidden=HIDDEN, prediction="levels")  # built (and trained)
+models = {  # first, as in the next example, which loads the same trained weights from the cache
     "grey-level posterior": grey_level,
+    "ε-network": DDPM(num_steps=NUM_STEPS, hidden=HIDDEN, prediction="eps"),
 }
-schedule = models["ε-network"].schedule
-x0 = models["ε-network"].to_unit(x_test[:6])  # (6, 1, 8, 8) in [-1, 1]
+schedule = grey_level.schedule
+x0 = grey_level.to_unit(x_test[:6])  # (6, 1, 8, 8) in [-1, 1]
 # tensors index steps from 0, so step t of the paper is entry t - 1
 noised = torch.stack([x0 if t == 0 else schedule.q_sample(x0, torch.tensor(t - 1)) for t in SHOW_T], dim=1)
 fig, ax = plt.subplots(figsize=(8, 6.5))
@@ -70,11 +69,11 @@ plt.show()
 # -----------------------------
 # Both models are trained on the simplified loss of Ho et al. (2020),
 # :math:`\lVert\boldsymbol\epsilon - \boldsymbol\epsilon_\theta(\mathbf{x}_t, t)\rVert^2` at a
-# uniformly drawn step, with the same MLP. The first outputs :math:`\boldsymbol\epsilon_\theta`
-# directly. The second outputs logits over the 17 grey levels of each pixel, adds the exact
-# log-likelihood :math:`-(x_{t,i} - \sqrt{\bar\alpha_t}c)^2 / 2(1-\bar\alpha_t)` of the pixel's
-# own noisy value for each level :math:`c`, and derives :math:`\boldsymbol\epsilon_\theta` from
-# the mean of that categorical: at low noise it denoises exactly before any training. The
+# uniformly drawn step, with the same MLP. The ε-network outputs :math:`\boldsymbol\epsilon_\theta`
+# directly. The grey-level model outputs logits over the 17 grey levels of each pixel, adds the
+# exact log-likelihood :math:`-(x_{t,i} - \sqrt{\bar\alpha_t}c)^2 / 2(1-\bar\alpha_t)` of the
+# pixel's own noisy value for each level :math:`c`, and derives :math:`\boldsymbol\epsilon_\theta`
+# from the mean of that categorical: at low noise it denoises exactly before any training. The
 # trained weights go to a cache (``cache=True``), from which the next example loads them.
 histories = {}
 for name, model in models.items():

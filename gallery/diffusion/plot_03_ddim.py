@@ -18,9 +18,8 @@ where :math:`\hat{\mathbf{x}}_0` is the network's estimate of the clean image. W
 is deterministic, a discretisation of the probability-flow ODE, and it tolerates large jumps.
 Run backwards, the same deterministic map turns an image into noise, and the change of
 variables gives a likelihood estimate.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # A trained model

@@ -16,9 +16,8 @@ and the samples :math:`\mathbf{x}^-` come from Langevin dynamics,
 :math:`\mathbf{x} \leftarrow \mathbf{x} - \frac{\epsilon}{2}\nabla_\mathbf{x}E_\theta(\mathbf{x})
 + \sqrt{\epsilon}\,\boldsymbol\xi`. In two dimensions we can do what is impossible for images:
 compute :math:`Z_\theta` on a grid and look at the normalised density.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

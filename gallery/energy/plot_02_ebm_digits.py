@@ -7,9 +7,8 @@ energy :math:`E_\theta(\mathbf{x})`, contrastive divergence lowers it on trainin
 raises it on the model's Langevin samples, and a replay buffer keeps those samples' chains
 alive from one step to the next (Du and Mordatch, 2019). The model has no likelihood to
 report, since :math:`Z_\theta` is a 64-dimensional integral; we judge it by its samples.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data, scale and model

@@ -12,9 +12,8 @@ density through the change of variables,
     + \log\left\lvert\det \frac{\partial f(\mathbf{x})}{\partial \mathbf{x}}\right\rvert,
 
 and samples by running the layers backwards, :math:`\mathbf{x} = f^{-1}(\mathbf{z})`.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

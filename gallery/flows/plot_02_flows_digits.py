@@ -14,9 +14,8 @@ of the integer one,
 gdl's flows take :math:`\mathbf{x}+\mathbf{u}` on the integer scale and count the rescaling to
 :math:`(0, 1)` and the logit that follows in the log-determinant, so the bound is in the same
 nats per image as the autoregressive models' exact discrete likelihoods.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and models

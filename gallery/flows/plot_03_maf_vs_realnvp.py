@@ -13,9 +13,8 @@ it,
 so the density costs one pass of its MADE network, but sampling must invert one dimension at
 a time: :math:`D` passes. A Real NVP coupling conditions half the dimensions on the other
 half, so both directions cost one pass, at the price of a less expressive layer.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and models

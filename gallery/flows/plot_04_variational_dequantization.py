@@ -15,9 +15,8 @@ the bound becomes
 
 which is tight when :math:`q` matches the shape of the flow's density inside each box.
 Uniform noise is the special case :math:`\log q = 0`.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Two Real NVPs, one noise each

@@ -13,9 +13,8 @@ data. The original GAN plays
 whose value, at the best discriminator, is a Jensen-Shannon divergence. WGAN-GP replaces
 :math:`D` with a critic that estimates the Wasserstein distance instead. Eight well-separated
 Gaussians make the failure GANs are known for, *mode collapse*, easy to see and to count.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and models

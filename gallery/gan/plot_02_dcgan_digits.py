@@ -12,9 +12,8 @@ classifier that gdl trains on the digits (:func:`gdl.quality.sample_quality`),
 
     \mathrm{FD} = \lVert\boldsymbol\mu_\text{data} - \boldsymbol\mu_G\rVert^2
     + \operatorname{tr}\big(\Sigma_\text{data} + \Sigma_G - 2(\Sigma_\text{data}^{1/2}\Sigma_G\Sigma_\text{data}^{1/2})^{1/2}\big).
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

@@ -12,9 +12,8 @@ and the discriminator judges pairs,
 
 A realistic image of the wrong class is now a fake, so the generator must learn
 :math:`p(\mathbf{x} \mid c)` for every class, and we choose what it draws.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

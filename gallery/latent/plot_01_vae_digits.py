@@ -17,9 +17,8 @@ ELBO bounds the probability of the *discrete* image and sits on the same scale a
 autoregressive models' exact likelihoods. Here each pixel's categorical comes from a
 discretised mixture of three logistics: neighbouring grey levels get similar
 probabilities, which free logits would have to learn from 1000 images.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and models

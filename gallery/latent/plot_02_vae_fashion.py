@@ -5,9 +5,8 @@ A 2-D latent space of Fashion-MNIST
 With a two-dimensional code the whole latent space fits on a page. This script follows the
 book's chapter 3: train a VAE on Fashion-MNIST, encode the test images, colour them by class,
 and decode a grid of points of the latent plane.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model

@@ -13,9 +13,8 @@ A β-VAE multiplies the KL term of the loss by :math:`\beta`,
 With :math:`\beta > 1` each nat of information in the code costs more, so the model keeps
 fewer, more independent latent dimensions. Moving along one latent at a time (a *traversal*)
 shows what each dimension has learned.
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Two models, β = 1 and β = 4

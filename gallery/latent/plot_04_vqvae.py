@@ -14,9 +14,8 @@ that turns the autoencoder into a generative model:
     + \lVert \mathrm{sg}[z_e(x)] - z_q \rVert^2
     + \beta\, \lVert z_e(x) - \mathrm{sg}[z_q] \rVert^2
     - \log p_\psi(k(x)).
-
-Time budget: 60 s.
 """
+# sphinx_gallery_gdl_budget = 55
 
 # %%
 # Data and model
