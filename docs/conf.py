@@ -122,10 +122,9 @@ sphinx_gallery_conf = {
     "ignore_repr_types": r"matplotlib\.(text|axes|figure|legend|lines|collections|image)",
     "remove_config_comments": True,
     "min_reported_time": 0,
-    # Scripts run in parallel, one process per core (each on one thread); a section starts when
-    # the one before it has finished, so the comparison across families, last, sees every result.
-    # GDL_GALLERY_JOBS=1 runs them one after another.
-    "parallel": int(os.environ.get("GDL_GALLERY_JOBS", os.cpu_count() or 1)),
+    # The scripts run before sphinx-gallery walks the gallery, on every core and across sections
+    # (docs/_ext/gallery_run.py); GDL_GALLERY_JOBS=1 leaves them to sphinx-gallery, one at a time.
+    "parallel": False,
     "show_memory": False,
     "download_all_examples": False,
 }

@@ -409,7 +409,7 @@ class _Run:
 
     # ------------------------------------------------------------------ checkpoints and the cache
     def _config(self) -> dict:
-        shapes = {k: list(v.shape) for k, v in self.model.state_dict().items()}
+        shapes = {k: list(v.shape) for k, v in self.model.state_dict().items() if isinstance(v, torch.Tensor)}
         return {"model": type(self.model).__name__, "shapes": shapes, "examples": self.n, **self.settings}
 
     def save(self, path: Path, final: bool = False) -> None:
@@ -514,7 +514,7 @@ def _cache_key(model, tensors, val, settings) -> str:
         h.update(f"{name} {type(module).__qualname__} {_hyperparameters(module)!r}".encode())
     for name, t in model.state_dict().items():
         h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes() if isinstance(t, torch.Tensor) else repr(t).encode())
     for t in tensors + (val or ()):
         h.update(f"{t.dtype} {tuple(t.shape)}".encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())

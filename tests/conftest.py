@@ -210,3 +210,18 @@ def _seed():
 
 def pytest_configure(config):
     gdl.import_all()
+
+
+#: What the fuzz test (test_fuzz.py) tried on each model: cases, rejected, accepted.
+FUZZ_COUNTS: dict[str, dict[str, int]] = {}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FUZZ_COUNTS:
+        terminalreporter.section("bad input fed to every model (test_fuzz.py)")
+        for name, c in sorted(FUZZ_COUNTS.items()):
+            terminalreporter.write_line(
+                f"{name:16} {c['cases']:5} calls: {c['rejected']:4} clear errors, {c['accepted']:4} finite results"
+            )
+        total = sum(c["cases"] for c in FUZZ_COUNTS.values())
+        terminalreporter.write_line(f"{'all models':16} {total:5} calls")

@@ -388,3 +388,13 @@ def test_registered_as_a_score_model_with_no_density():
     assert gdl.NCSN is NCSN
     with pytest.raises(AttributeError, match="score"):
         NCSN().log_prob
+
+
+def test_nan_input_is_a_clear_error_for_the_score_network():
+    model = NCSN(event_shape=(2,), hidden=[8], num_sigmas=3)
+    x = torch.randn(4, 2)
+    x[2, 1] = float("inf")
+    with pytest.raises(ValueError, match="x must be finite"):
+        model.score(x, 0.5)
+    with pytest.raises(ValueError, match="x must be finite"):
+        model.loss(x)

@@ -144,3 +144,14 @@ def test_registered_as_an_unnormalised_energy_model():
     assert gdl.EBM is EBM
     with pytest.raises(AttributeError, match="energy"):
         EBM().log_prob
+
+
+def test_nan_input_is_a_clear_error_not_a_nan_energy():
+    model = EBM(event_shape=(2,), hidden=[8], steps=2, buffer_size=16)
+    x = torch.randn(4, 2)
+    x[1, 0] = float("nan")
+    replay = model.replay.clone()
+    for method in (model.energy, model.loss):
+        with pytest.raises(ValueError, match="x must be finite"):
+            method(x)
+    assert torch.equal(model.replay, replay)  # the rejected loss ran no chain

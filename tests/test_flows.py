@@ -301,3 +301,53 @@ def test_variational_dequantization_bound_is_above_the_discrete_nll_and_trains()
 def test_invalid_dequantization_is_a_clear_error():
     with pytest.raises(ValueError, match="dequantization"):
         RealNVP(num_levels=4, dequantization="gaussian")
+
+
+# ---------------------------------------------------------------------- bad input
+LEVEL_FLOWS = {
+    "RealNVP": lambda: RealNVP(event_shape=(2,), num_couplings=2, hidden=8, num_levels=3),
+    "MAF": lambda: MAF(event_shape=(2,), num_layers=2, hidden=[8], num_levels=3),
+    "Glow": lambda: Glow(event_shape=(1, 4, 4), levels=2, steps=1, hidden=4, num_levels=3),
+}
+
+
+def _levels_batch(model, value=None):
+    x = torch.randint(0, 3, (4, *model.event_shape), generator=torch.Generator().manual_seed(0))
+    if value is not None:
+        x.view(-1)[0] = value
+    return x
+
+
+@pytest.mark.parametrize("name", sorted(LEVEL_FLOWS))
+def test_a_rejected_first_batch_leaves_the_flow_usable(name):
+    model = LEVEL_FLOWS[name]()
+    with pytest.raises(ValueError, match=r"x must hold integers in 0..2, got values in 0..5"):
+        model.dequantized_log_prob(_levels_batch(model, 5))
+    # ActNorm's data-dependent initialisation did not run on the rejected batch...
+    assert not any(m.initialized for m in model.modules() if isinstance(m, ActNorm))
+    # ...so the next, valid batch initialises it and gets a finite density.
+    assert torch.isfinite(model.dequantized_log_prob(_levels_batch(model))).all()
+
+
+@pytest.mark.parametrize("name", sorted(LEVEL_FLOWS))
+def test_flows_check_the_level_range_themselves_even_without_torch_validation(name):
+    model = LEVEL_FLOWS[name]()
+    before = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)
+    try:
+        with pytest.raises(ValueError, match="integers in 0..2"):
+            model.dequantized_log_prob(_levels_batch(model, -1))
+        with pytest.raises(ValueError, match=r"x must lie in \("):
+            model.log_prob(_levels_batch(model).double().float() + 10.0)  # far outside [0, 3]
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(before)
+
+
+@pytest.mark.parametrize("name", sorted(LEVEL_FLOWS))
+def test_flow_loss_and_the_bound_given_a_list_are_type_errors(name):
+    model = LEVEL_FLOWS[name]()
+    data = _levels_batch(model).tolist()
+    with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
+        model.loss(data)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
+        dequantized_nll(model, data)

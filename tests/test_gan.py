@@ -149,3 +149,37 @@ def test_invalid_hyperparameters_raise_clear_errors():
         ConditionalGAN(num_classes=1)
     with pytest.raises(ValueError, match="x must have shape"):
         GAN(event_shape=(2,)).train_step(torch.zeros(4, 3), GAN(event_shape=(2,)).configure_optimizers(1e-3))
+
+
+# ---------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("make", [
+    lambda: GAN(event_shape=(1, 2, 2), latent_dim=2, hidden=[8], num_levels=3),
+    lambda: WGANGP(event_shape=(1, 2, 2), latent_dim=2, hidden=[8], num_levels=3),
+    lambda: DCGAN(event_shape=(1, 4, 4), num_levels=3, latent_dim=2, width=2),
+])
+def test_gans_of_levels_refuse_levels_out_of_range_and_nan(make):
+    model = make()
+    shape = model.event_shape
+    optimizers = model.configure_optimizers(1e-3)
+    before = {k: v.clone() for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)}
+    with pytest.raises(ValueError, match="x must hold integers in 0..2, got values in 7..7"):
+        model.train_step(torch.full((4, *shape), 7), optimizers)
+    with pytest.raises(ValueError, match="x must be finite|x must hold integers"):
+        model.train_step(torch.full((4, *shape), float("nan")), optimizers)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items() if k in before)
+
+
+def test_conditional_gan_refuses_levels_out_of_range():
+    model = ConditionalGAN(event_shape=(1, 2, 2), num_levels=3, num_classes=2, latent_dim=2, hidden=[8])
+    with pytest.raises(ValueError, match="integers in 0..2"):
+        model.train_step((torch.full((4, 1, 2, 2), 7), torch.zeros(4, dtype=torch.long)),
+                         model.configure_optimizers(1e-3))
+
+
+@pytest.mark.parametrize("cls", [GAN, WGANGP])
+def test_continuous_gans_refuse_nan_data(cls):
+    model = cls(event_shape=(2,), latent_dim=2, hidden=[8])
+    x = torch.randn(8, 2)
+    x[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="x must be finite"):
+        model.train_step(x, model.configure_optimizers(1e-3))

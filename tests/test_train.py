@@ -192,3 +192,100 @@ def test_two_processes_asking_for_the_same_weights_train_them_once(tmp_path):
              for _ in range(2)]
     outs = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
     assert outs == ["loaded", "trained"]
+
+
+# ---------------------------------------------------------------------- divergence and checkpoints
+@pytest.mark.parametrize("make, lr", [
+    (lambda: __import__("gdl").RealNVP(event_shape=(2,), num_couplings=2, hidden=8), 100.0),
+    (lambda: __import__("gdl").MAF(event_shape=(2,), num_layers=2, hidden=[8]), 100.0),
+])
+def test_outputs_that_blow_up_with_finite_parameters_stop_with_training_diverged(make, lr):
+    # Before, torch.distributions raised a raw ValueError on the infinite latent.
+    torch.manual_seed(0)
+    model = make()
+    with pytest.raises(TrainingDiverged, match="became"):
+        fit(model, torch.randn(64, 2), steps=50, batch_size=16, lr=lr, progress=False, log_every=0)
+
+
+def test_a_vae_at_an_absurd_learning_rate_stops_with_training_diverged():
+    from gdl.latent import VAE
+
+    torch.manual_seed(0)
+    model = VAE(event_shape=(1, 4, 4), num_levels=3, latent_dim=2, hidden=[8])
+    x = torch.randint(0, 3, (64, 1, 4, 4))
+    with pytest.raises(TrainingDiverged):
+        fit(model, x, steps=50, batch_size=16, lr=1e10, progress=False, log_every=0)
+
+
+def _checkpoint_run(path, steps=60, **kw):
+    from gdl.latent import VAE
+
+    torch.manual_seed(0)
+    model = VAE(event_shape=(1, 4, 4), num_levels=3, latent_dim=2, hidden=[16], dropout=0.2)
+    x = torch.randint(0, 3, (96, 1, 4, 4), generator=torch.Generator().manual_seed(1))
+    history = fit(model, x, steps=steps, batch_size=16, lr=1e-2, val_data=x[:32], eval_every=7, ema=0.9,
+                  seed=4, progress=False, log_every=0, checkpoint=path, checkpoint_every=10, **kw)
+    return model, history
+
+
+def test_a_finished_checkpoint_returns_its_model_and_refuses_another_run(tmp_path):
+    path = tmp_path / "run.pt"
+    first, h_first = _checkpoint_run(path, steps=30)
+    state = torch.load(path, weights_only=True)
+    assert state["step"] == 30 and state["done"]
+    again, h_again = _checkpoint_run(path, steps=30)  # nothing left to train: the saved result
+    assert h_again.train_loss == h_first.train_loss and h_again.seconds == h_first.seconds
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+    with pytest.raises(ValueError, match=r"does not match this run: steps is 30 there, 60 here"):
+        _checkpoint_run(path, steps=60)
+
+
+def test_a_corrupt_or_foreign_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"checkpoint .*bad.pt is corrupt or not a gdl.fit checkpoint"):
+        _checkpoint_run(bad)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ValueError, match="is not a gdl.fit checkpoint"):
+        _checkpoint_run(other)
+
+
+KILLED_RUN = """
+import sys, torch
+sys.path.insert(0, {tests!r})
+from test_train import _checkpoint_run
+_checkpoint_run({path!r}, steps=400)
+"""
+
+
+def test_training_killed_with_sigkill_resumes_to_bit_identical_weights(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    whole, h_whole = _checkpoint_run(None, steps=400)
+    path = tmp_path / "run.pt"
+    code = KILLED_RUN.format(tests=str(Path(__file__).parent), path=str(path))
+    proc = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, OMP_NUM_THREADS="1"))
+    deadline = time.time() + 60
+    step = 0
+    while time.time() < deadline:  # wait for a checkpoint well into the run, then kill
+        if path.exists():
+            try:
+                step = torch.load(path, weights_only=True)["step"]
+            except Exception:  # caught mid-rename: try again
+                step = 0
+            if step >= 100:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL and 100 <= step < 400, (proc.returncode, step)
+    resumed, h_resumed = _checkpoint_run(path, steps=400)
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), f"{name} differs after resuming"
+    assert h_resumed.train_loss == h_whole.train_loss and h_resumed.val_metric == h_whole.val_metric
+    assert h_resumed.best_step == h_whole.best_step

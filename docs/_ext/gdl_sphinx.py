@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zlib
 from pathlib import Path
 
+import gallery_run
 import gallery_times
 
 from docutils import nodes
@@ -207,12 +207,7 @@ def _gallery_runs(app) -> bool:
 
     if not _bool_eval(app.config.plot_gallery):
         return False
-    out = DOCS / "auto_examples"
-    for script in (DOCS.parent / "gallery").glob("*/plot_*.py"):
-        md5 = out / script.parent.name / f"{script.name}.md5"
-        if not md5.exists() or md5.read_text().strip() != hashlib.md5(script.read_bytes()).hexdigest():
-            return True
-    return False
+    return bool(gallery_run.stale_scripts(DOCS.parent / "gallery", DOCS / "auto_examples", r"/plot_"))
 
 
 def time_reference(app) -> None:
@@ -288,5 +283,6 @@ def setup(app):
     app.connect("env-purge-doc", _purge)
     app.connect("config-inited", write_inventories)
     app.connect("builder-inited", time_reference, priority=300)  # before the gallery runs (500)
+    app.connect("builder-inited", gallery_run.run, priority=400)  # every core, across sections
     app.connect("source-read", state_run_time)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

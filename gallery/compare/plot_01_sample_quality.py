@@ -14,6 +14,7 @@ that network tells the same story, so every set is scored by three feature netwo
 from seeds 0, 1 and 2.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_gdl_after = "*"
 
 # %%
 # The samples recorded by the gallery

@@ -198,6 +198,13 @@ class DDPM(GenerativeModel):
         """The network sees time on a 0..1000 scale whatever :math:`T` is."""
         return t.float() * (1000.0 / self.num_steps)
 
+    def _check_noisy(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """A batch of noisy images on the ``[-1, 1]`` scale and beyond: finite floats."""
+        x = self._check_event(x, name)
+        if not x.is_floating_point():
+            raise ValueError(f"{name} must hold real numbers (the [-1, 1] scale), got dtype {x.dtype}")
+        return x
+
     def _as_steps(self, t, x: torch.Tensor) -> torch.Tensor:
         t = torch.as_tensor(t, device=x.device)
         return t.expand(len(x)) if t.dim() == 0 else t
@@ -238,6 +245,7 @@ class DDPM(GenerativeModel):
     def score(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         r"""The score of the noised data, :math:`\nabla\log q_t(\mathbf{x}_t) \approx
         -\boldsymbol\epsilon_\theta(\mathbf{x}_t, t)/\sqrt{1-\bar\alpha_t}`."""
+        x_t = self._check_noisy(x_t, "x_t")
         t = self._as_steps(t, x_t)
         s = self.schedule
         return -self.predict_noise(x_t, t) / s.at(s.sqrt_one_minus_alphas_cumprod, t, x_t)
@@ -447,6 +455,7 @@ class DDPM(GenerativeModel):
             eta: DDIM's :math:`\eta` (default 0, deterministic); only with ``steps``.
             keep: return every intermediate state as a list (``x_T`` first), not just the end.
         """
+        x_T = self._check_noisy(x_T, "x_T")
         if steps is None and eta is not None:
             raise ValueError("eta applies to DDIM sampling only: pass steps= as well")
         path, x = [x_T], x_T

@@ -85,6 +85,14 @@ class WGANGP(GAN):
         self.n_critic = n_critic
         self._critic_steps = 0
 
+    def get_extra_state(self) -> dict:
+        """The count of critic steps, saved in the ``state_dict``: a resumed run keeps the
+        generator's rhythm of one update every ``n_critic`` steps."""
+        return {"critic_steps": self._critic_steps}
+
+    def set_extra_state(self, state: dict) -> None:
+        self._critic_steps = int(state["critic_steps"])
+
     @property
     def critic(self) -> nn.Module:
         """The critic :math:`C` (stored as ``discriminator``)."""

@@ -1,0 +1,116 @@
+"""Run the gallery's scripts on every core, across all its sections, before sphinx-gallery looks.
+
+sphinx-gallery's own ``parallel`` option runs the scripts of one section at a time: a section
+waits for the slowest script of the one before it, and with a few long scripts per section the
+cores idle for minutes. This runs every script that changed, of every section, through one pool
+of worker processes (one thread each), the longest first (by the time it took last), with the
+very function sphinx-gallery uses for a script (``generate_file_rst``): the page, the figures,
+the checksum and the script's own run time are exactly what sphinx-gallery would write. When
+sphinx-gallery then walks the gallery, every script that ran is up to date and is only linked in.
+
+Two kinds of order are kept, each stated in a script by a hidden config comment:
+
+* ``# sphinx_gallery_gdl_after = "plot_02_ddpm_digits.py"``: start only after that script of the
+  same section has finished (it trains a model this one loads from the cache of trained weights);
+* ``# sphinx_gallery_gdl_after = "*"``: start after every other script (a page that gathers what
+  the others recorded, like the comparison of sample quality).
+
+A script that fails here gets no checksum, so sphinx-gallery runs it again in its own pass,
+reports the failure with the script's name, and fails the build.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+AFTER = re.compile(r'^# sphinx_gallery_gdl_after = "([^"]+)"\s*$', re.MULTILINE)
+
+
+def stale_scripts(gallery: Path, out: Path, pattern: str) -> list[Path]:
+    """The gallery scripts whose page is missing or older than the script (by checksum)."""
+    from sphinx_gallery.utils import get_md5sum
+
+    stale = []
+    for script in sorted(gallery.glob("*/*.py")):
+        if not re.search(pattern, str(script)):
+            continue
+        md5 = out / script.parent.name / f"{script.name}.md5"
+        if not md5.exists() or md5.read_text().strip() != get_md5sum(script, mode="t"):
+            stale.append(script)
+    return stale
+
+
+def _last_cost(out: Path, script: Path) -> float:
+    cost = out / script.parent.name / f"{script.stem}.cost.json"
+    try:
+        return float(json.loads(cost.read_text())["time"])
+    except (OSError, ValueError, KeyError):
+        return 60.0  # never run: assume a long one, so that it starts early
+
+
+def _dependencies(script: Path, all_scripts: list[Path]) -> set[Path]:
+    match = AFTER.search(script.read_text())
+    if not match:
+        return set()
+    if match[1] == "*":
+        return {s for s in all_scripts if s != script}
+    return {script.parent / match[1]} & set(all_scripts)
+
+
+def run(app) -> None:
+    """Execute the changed gallery scripts on ``GDL_GALLERY_JOBS`` processes (default: one per core)."""
+    import os
+
+    from joblib.externals.loky import get_reusable_executor
+    from sphinx_gallery.gen_rst import generate_file_rst
+
+    conf = app.config.sphinx_gallery_conf
+    jobs = int(os.environ.get("GDL_GALLERY_JOBS", os.cpu_count() or 1))
+    if not conf["plot_gallery"] or jobs <= 1:
+        return  # sphinx-gallery runs the scripts itself, one at a time
+    srcdir = Path(app.srcdir)
+    gallery = (srcdir / conf["examples_dirs"][0]).resolve()
+    out = srcdir / conf["gallery_dirs"][0]
+    todo = stale_scripts(gallery, out, conf["filename_pattern"])
+    if not todo:
+        return
+    waits = {s: _dependencies(s, todo) for s in todo}
+    cost = {s: _last_cost(out, s) for s in todo}
+    for script in todo:  # the folders and thumbnails folder, made before any worker writes there
+        (out / script.parent.name / "images" / "thumb").mkdir(parents=True, exist_ok=True)
+    logger.info(f"running {len(todo)} gallery scripts on {jobs} processes, longest first")
+    executor = get_reusable_executor(max_workers=jobs)
+    running, done = {}, set()
+    start = time.perf_counter()
+
+    def submit_ready():
+        ready = [s for s in todo if s not in done and s not in running.values() and waits[s] <= done]
+        for script in sorted(ready, key=lambda s: -cost[s])[: jobs - len(running)]:
+            future = executor.submit(generate_file_rst, script.name, str(out / script.parent.name),
+                                     str(script.parent), conf)
+            running[future] = script
+
+    submit_ready()
+    while running:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        for future in finished:
+            script = running.pop(future)
+            done.add(script)
+            name = f"{script.parent.name}/{script.name}"
+            try:
+                _, _, (seconds, _), out_vars = future.result()
+            except Exception as err:  # the worker died: sphinx-gallery runs the script again
+                logger.info(f"  {name}: the worker failed ({err!r}); sphinx-gallery will run it")
+                continue
+            state = "failed (sphinx-gallery will run it again)" if "formatted_exception" in out_vars else "ran"
+            logger.info(f"  {name} {state} in {seconds:.1f} s  [{time.perf_counter() - start:.0f} s]")
+        submit_ready()
+    logger.info(f"gallery scripts done in {time.perf_counter() - start:.1f} s")
