@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 #: Submodules, in the order the docs present them.
 MODULES = (
-    "base", "taxonomy", "data", "nn", "train", "metrics", "quality", "results", "plot",
+    "base", "taxonomy", "data", "nn", "train", "distributed", "metrics", "quality", "results", "plot",
     "autoregressive", "flows", "latent", "energy", "diffusion", "gan",
 )
 

@@ -95,8 +95,20 @@ class GenerativeModel(nn.Module):
 
     def _check_event(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         """Raise unless ``x`` is a non-empty, finite batch of ``event_shape`` tensors (see
-        :func:`gdl._checks.batch`)."""
-        return checks.batch(x, self.event_shape, name)
+        :func:`gdl._checks.batch`); floating-point data come back in the model's own dtype."""
+        x = checks.batch(x, self.event_shape, name)
+        dtype = self._dtype()
+        return x.to(dtype) if x.is_floating_point() and x.dtype != dtype else x
+
+    def _dtype(self) -> torch.dtype:
+        """The floating-point dtype of the model's weights (float32 unless converted)."""
+        for t in self.parameters():
+            if t.is_floating_point():
+                return t.dtype
+        for t in self.buffers():
+            if t.is_floating_point():
+                return t.dtype
+        return torch.get_default_dtype()
 
     def _check_data(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         """A batch of data: for a model of discrete data (one with ``num_levels``), integers in
@@ -113,6 +125,10 @@ class GenerativeModel(nn.Module):
         try:
             return super().__getattr__(name)
         except AttributeError:
+            if name == "loss":  # a model trained by train_step alone (a GAN) hides loss
+                raise AttributeError(
+                    f"{type(self).__name__} has no loss(x): it trains by train_step(batch, optimizer)"
+                ) from None
             if name not in QUANTITIES:
                 raise
         has = [q for q in QUANTITIES if hasattr(type(self), q)]

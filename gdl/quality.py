@@ -157,7 +157,7 @@ def _reference(dataset: str, num_levels: int | None, seed: int, k: int) -> _Refe
         x = x_train.float() / (levels - 1)
         # cache=True: the processes of a parallel build train each feature network once
         fit(net, (x, y_train), steps=epochs * (len(x) // batch), batch_size=batch, lr=1e-3,
-            seed=seed, device="cpu", progress=False, log_every=0, cache=True)
+            seed=seed, device="cpu", progress=False, log_every=0, cache=True, distribute=False)
         with torch.no_grad():
             predicted = net(x_test.float() / (levels - 1)).argmax(1)
         net.test_accuracy = (predicted == y_test).float().mean().item()

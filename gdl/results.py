@@ -177,10 +177,13 @@ def record(
         samples=None if samples is None else samples.detach().cpu(),
     )
     saved = result if score else dataclasses.replace(result, samples=None)
-    print(_line(result))
-    folder = os.environ.get(RESULTS_ENV)
-    if folder:
-        _save(saved, Path(folder))
+    from .distributed import is_main
+
+    if is_main():  # under torchrun, one line and one row, from rank 0
+        print(_line(result))
+        folder = os.environ.get(RESULTS_ENV)
+        if folder:
+            _save(saved, Path(folder))
     return result
 
 

@@ -38,6 +38,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from . import _checks as checks
+from . import distributed as dist
 from .base import train_step
 
 __all__ = [
@@ -197,6 +198,8 @@ def fit(
     cache: bool = False,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 100,
+    autocast: str | None = None,
+    distribute: bool = True,
 ) -> History:
     r"""Train ``model`` on ``data`` for ``steps`` mini-batch steps.
 
@@ -238,6 +241,14 @@ def fit(
         checkpoint: a file to save the run to every ``checkpoint_every`` steps (and at the end);
             if it exists, the run resumes from it, with the same result as an uninterrupted run.
         checkpoint_every: steps between checkpoints.
+        autocast: ``"bf16"`` to run the training steps under :func:`torch.autocast` in bfloat16
+            (fast on recent GPUs; the weights and the optimiser stay in float32).
+        distribute: under ``torchrun``, train on all the processes together (``False``: in this
+            process alone, e.g. a helper network that one rank needs).
+
+    Under ``torchrun`` (several processes) the run is the same one a single process would make
+    with the same global ``batch_size``, which must then be divisible by the number of processes:
+    see :mod:`gdl.distributed`.
 
     Returns:
         a :class:`History`.
@@ -264,16 +275,45 @@ def fit(
     val = None if val_data is None else _as_tuple(val_data, "val_data")
     if val is not None and val_metric is None:
         val_metric = _default_val_metric(model)
+    if autocast not in (None, "bf16"):
+        raise ValueError(f'autocast must be None or "bf16", got {autocast!r}')
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if distribute:
+        dist.init_from_environment(device)
+    with contextlib.nullcontext() if distribute else dist.alone():
+        return _fit(model, tensors, val, val_metric, steps, batch_size, lr, eval_every, patience, seed,
+                    device, progress, log_every, ema, cache, checkpoint, checkpoint_every, autocast)
+
+
+def _fit(model, tensors, val, val_metric, steps, batch_size, lr, eval_every, patience, seed, device,
+         progress, log_every, ema, cache, checkpoint, checkpoint_every, autocast) -> History:
+    if dist.world_size() > 1 and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    batch_size = min(batch_size, len(tensors[0]))
+    if batch_size % dist.world_size():
+        raise ValueError(
+            f"batch_size must be divisible by the number of processes ({dist.world_size()}), got {batch_size}"
+        )
     settings = dict(
-        steps=steps, batch_size=min(batch_size, len(tensors[0])), lr=lr, eval_every=eval_every,
-        patience=patience, seed=seed, ema=ema, device=device.type,
+        steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every, patience=patience,
+        seed=seed, ema=ema, device=device.type, autocast=autocast, processes=dist.world_size(),
     )
-    run = _Run(model, tensors, val, val_metric, settings, log_every,
-               sys.stderr.isatty() if progress is None else progress)
+    run = _Run(model, tensors, val, val_metric, settings, log_every if dist.is_main() else 0,
+               dist.is_main() and (sys.stderr.isatty() if progress is None else progress))
     if not cache:
         return run.train(checkpoint, checkpoint_every)
     key = _cache_key(model, tensors, val, settings)
+    if dist.world_size() > 1:  # every rank trains or loads together; rank 0 writes the entry
+        path = cache_dir() / f"{key}.pt"
+        exists = path.exists()
+        dist.barrier()
+        if exists:
+            return run.load(path)
+        history = run.train(checkpoint, checkpoint_every)
+        if dist.is_main():
+            run.save(path, final=True)
+        dist.barrier()
+        return history
     with _cache_lock(key) as path:
         if path.exists():
             return run.load(path)
@@ -290,18 +330,39 @@ class _Run:
         self.settings, self.log_every, self.progress = settings, log_every, progress
         self.n = len(tensors[0])
         self.device = torch.device(settings["device"])
+        self.rank, self.processes = dist.rank(), dist.world_size()
         self.generator = seed_everything(settings["seed"])
+        self.order = torch.randperm(self.n, generator=self.generator)  # the same on every rank
         model.to(self.device)
+        if self.processes > 1:
+            self._agree_on_the_start()
         make = getattr(model, "configure_optimizers", None)
         self.optimizer = make(settings["lr"]) if make else torch.optim.Adam(model.parameters(), lr=settings["lr"])
+        if self.processes > 1:  # every optimiser averages the gradients over the ranks first
+            wrap = dist.AveragingOptimizer
+            self.optimizer = (tuple(map(wrap, self.optimizer)) if isinstance(self.optimizer, (tuple, list))
+                              else wrap(self.optimizer))
         self.averaged = None
         if settings["ema"] is not None:
             self.averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings["ema"]))
             self.averaged.update_parameters(model)  # the average starts at the initial weights
         self.history = History()
         self.best_state, self.best_val, self.bad_evals = None, math.inf, 0
-        self.order = torch.randperm(self.n, generator=self.generator)
         self.cursor, self.step, self.done = 0, 0, False
+
+    def _agree_on_the_start(self) -> None:
+        """Several processes: data-dependent initialisations on one shared batch, then every rank
+        takes rank 0's weights, and draws its own noise from the seed and its rank."""
+        pending = [m for m in self.model.modules() if isinstance(getattr(m, "initialized", None), torch.Tensor)
+                   and not bool(m.initialized)]
+        if pending and hasattr(self.model, "loss"):
+            first = self.order[: self.settings["batch_size"]]
+            batch = _batch(self.tensors, first, self.device)
+            with torch.no_grad():  # ActNorm, a VQ-VAE's codebook: the same data on every rank
+                self.model.train()
+                self.model.loss(*(batch if isinstance(batch, tuple) else (batch,)))
+        dist.broadcast_state(self.model)
+        torch.manual_seed(self.settings["seed"] + 1_000_003 * self.rank)
 
     # ------------------------------------------------------------------ the loop
     def train(self, checkpoint, checkpoint_every: int) -> History:
@@ -320,10 +381,15 @@ class _Run:
                 self.order, self.cursor = torch.randperm(self.n, generator=self.generator), 0
             idx = self.order[self.cursor : self.cursor + batch_size]
             self.cursor += batch_size
-            with _no_distribution_checks():
+            if self.processes > 1:
+                idx = idx.view(self.processes, -1)[self.rank]  # this rank's slice of the batch
+            with _no_distribution_checks(), self._autocast():
                 step_fn = getattr(self.model, "train_step", None)
                 batch = _batch(self.tensors, idx, self.device)
                 logs = step_fn(batch, self.optimizer) if step_fn else train_step(self.model, batch, self.optimizer)
+            if self.processes > 1:
+                dist.broadcast_state(self.model, buffers_only=True)  # running statistics follow rank 0
+                logs = {k: dist.mean(v, self.device) for k, v in logs.items()}
             loss = logs["loss"]
             if not math.isfinite(loss):
                 raise _diverged(self.model, loss, step, self.settings["lr"])
@@ -342,14 +408,28 @@ class _Run:
                 line = line or f"step {step:>6}/{steps}  loss {_recent(self.history):9.3f}"
                 print(f"{line}  ({time.perf_counter() - start:5.1f} s)", flush=True)
             self.history.seconds = seconds_before + time.perf_counter() - start
-            if checkpoint is not None and step % checkpoint_every == 0 and step < steps:
+            if checkpoint is not None and step % checkpoint_every == 0 and step < steps and dist.is_main():
                 self.save(Path(checkpoint))
         if bar is not None:
             bar.close()
         self._finish()
-        if checkpoint is not None:
+        if checkpoint is not None and dist.is_main():
             self.save(Path(checkpoint), final=True)
         return self.history
+
+    def _autocast(self):
+        if self.settings.get("autocast") == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _evaluate(self) -> float:
+        """The validation metric; with several processes, each evaluates a slice and they agree
+        on the mean over the whole validation set."""
+        if self.processes == 1:
+            return evaluate(self.val_metric, self.val, device=self.device)
+        part = tuple(t[self.rank :: self.processes] for t in self.val)
+        total = evaluate(self.val_metric, part, device=self.device) * len(part[0]) if len(part[0]) else 0.0
+        return dist.mean(total, self.device) * self.processes / len(self.val[0])
 
     def _validate(self, step: int) -> str | None:
         steps = self.settings["steps"]
@@ -357,7 +437,7 @@ class _Run:
             return None
         self.model.eval()
         with self._averaged_weights(), _no_distribution_checks():
-            value = evaluate(self.val_metric, self.val, device=self.device)
+            value = self._evaluate()
             if not math.isfinite(value):
                 raise _diverged(self.model, value, step, self.settings["lr"], what="validation metric")
             if value < self.best_val:
@@ -573,3 +653,9 @@ def _progress_bar(total: int, initial: int = 0):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False)
+
+
+if __name__ == "__main__":  # python -m gdl.train MODEL --data ... (see gdl._cli)
+    from ._cli import main
+
+    main()

@@ -113,6 +113,8 @@ def call(name: str, model, method: str, *args, **kwargs) -> str:
     """Call ``model.method``; check the outcome; return "accepted" or "rejected"."""
     fn = getattr(model, method)
     names = set(inspect.signature(fn).parameters) | {"x"}  # the base checks say "x" for the data
+    if method == "train_step":
+        names |= {"labels"}  # a labelled batch is (x, labels)
     before = snapshot(model)
     try:
         out = fn(*args, **kwargs)

@@ -330,7 +330,7 @@ def test_codebook_starts_at_encoder_outputs_of_the_first_training_batch():
     vq = VectorQuantizer(num_codes=4, code_dim=2)
     z_e = torch.randn(3, 2, 2, 2)  # 12 vectors for 4 codes
     q = vq(z_e)
-    assert vq.initialised
+    assert vq.initialized
     rows = z_e.permute(0, 2, 3, 1).reshape(-1, 2)  # (12, D)
     assert all((rows == e).all(1).any() for e in vq.codebook)  # every code is an encoder output
     assert torch.allclose(q.codebook_loss.sum(), q.commitment_loss.sum())

@@ -289,3 +289,22 @@ def test_training_killed_with_sigkill_resumes_to_bit_identical_weights(tmp_path)
         assert torch.equal(a, b), f"{name} differs after resuming"
     assert h_resumed.train_loss == h_whole.train_loss and h_resumed.val_metric == h_whole.val_metric
     assert h_resumed.best_step == h_whole.best_step
+
+
+def test_the_command_line_trains_a_registered_model_and_prints_its_test_metric(tmp_path):
+    import subprocess
+    import sys
+
+    checkpoint = tmp_path / "flow.pt"
+    done = subprocess.run(
+        [sys.executable, "-m", "gdl.train", "RealNVP", "--data", "moons", "--steps", "30",
+         "--batch-size", "32", "--arg", "hidden=16", "--arg", "num_couplings=2",
+         "--checkpoint", str(checkpoint)],
+        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RealNVP on moons test:" in done.stdout and "nats/example" in done.stdout
+    assert "(exact density)" in done.stdout  # continuous points: a density, not a discrete NLL
+    assert checkpoint.exists() and torch.load(checkpoint, weights_only=True)["done"]
+    bad = subprocess.run([sys.executable, "-m", "gdl.train", "NoSuchModel"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown model 'NoSuchModel'" in bad.stderr

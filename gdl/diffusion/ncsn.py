@@ -241,11 +241,13 @@ class NCSN(GenerativeModel):
         x = self._check_event(x)
         if not x.is_floating_point():
             raise ValueError(f"x must hold real numbers, got dtype {x.dtype}")
+        if not isinstance(sigma, torch.Tensor):
+            sigma = checks.positive(sigma, "sigma")
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
         if sigma.dim() > 1 or (sigma.dim() == 1 and len(sigma) != len(x)):
             raise ValueError(f"sigma must be a scalar or have shape ({len(x)},), got {tuple(sigma.shape)}")
         if not (sigma > 0).all() or not torch.isfinite(sigma).all():
-            raise ValueError(f"sigma must be finite and > 0, got {sigma.tolist()}")
+            raise ValueError(f"sigma must be finite and > 0, got values in [{sigma.min():.3g}, {sigma.max():.3g}]")
         sigma = sigma.expand(len(x))  # (B,)
         h = torch.cat([x, sigma.log()[:, None]], dim=-1)  # (B, D + 1)
         return self.net(h) / sigma[:, None]

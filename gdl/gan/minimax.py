@@ -104,7 +104,12 @@ class GAN(GenerativeModel):
 
     def generate(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """:math:`G(\\mathbf{z})` on the networks' scale (``[-1, 1]`` for images), ``(B, *event_shape)``."""
-        return self.generator(z)
+        return self.generator(self._check_codes(z))
+
+    def _check_codes(self, z: torch.Tensor) -> torch.Tensor:
+        """A batch of latent codes ``(B, latent_dim)``, finite, in the model's dtype."""
+        z = checks.batch(z, (self.latent_dim,), "z")
+        return z.to(self._dtype())
 
     def discriminate(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         r"""The logit :math:`\ell(\mathbf{x})`, shape ``(B,)``; :math:`D(\mathbf{x}) = \sigma(\ell)`."""
@@ -136,6 +141,11 @@ class GAN(GenerativeModel):
         return F.softplus(-self.discriminate(fake, c)).mean()
 
     # ------------------------------------------------------------------ training
+    @property
+    def loss(self):
+        """A GAN has no ``loss(x)``: :meth:`train_step` alternates its two players' losses."""
+        raise AttributeError("loss")  # see GenerativeModel.__getattr__ for the message
+
     def configure_optimizers(self, lr: float):
         """Two Adam optimisers, ``(discriminator, generator)``, with :attr:`betas`."""
         return (
@@ -306,6 +316,8 @@ class ConditionalGAN(GAN):
 
     def generate(self, z, c=None):
         """:math:`G(\\mathbf{z}, c)` on the networks' scale; ``c`` labels ``(B,)`` are required."""
+        z = self._check_codes(z)
+        c = self._check_labels(c, len(z), "c")
         mlp, *rest = self.generator
         y = mlp(torch.cat([z, self._one_hot(c)], dim=1))  # (B, D)
         for layer in rest:  # tanh, then (B, D) -> (B, *event_shape)

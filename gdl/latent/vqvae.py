@@ -118,7 +118,7 @@ class VectorQuantizer(nn.Module):
         # codebook is initialised from data instead, the first time it sees a batch in training
         # mode (:meth:`init_from`); the flag is a buffer so a loaded model is not re-initialised.
         self.codebook = nn.Parameter(torch.randn(num_codes, code_dim))
-        self.register_buffer("initialised", torch.tensor(False))
+        self.register_buffer("initialized", torch.tensor(False))
 
     @torch.no_grad()
     def init_from(self, z: torch.Tensor) -> None:
@@ -129,7 +129,7 @@ class VectorQuantizer(nn.Module):
         else:
             idx = torch.randint(0, N, (K,), device=z.device)  # too few rows: repeat some
         self.codebook.copy_(z[idx])
-        self.initialised.fill_(True)
+        self.initialized.fill_(True)
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
         """Indices ``(N,)`` of the nearest codebook rows to vectors ``z`` of shape ``(N, D)``."""
@@ -146,7 +146,7 @@ class VectorQuantizer(nn.Module):
     def forward(self, z_e: torch.Tensor) -> Quantized:
         B, D, h, w = z_e.shape
         flat = z_e.permute(0, 2, 3, 1).reshape(-1, D)  # (B*h*w, D): one row per grid position
-        if self.training and not self.initialised:
+        if self.training and not self.initialized:
             self.init_from(flat.detach())
         codes = self.nearest(flat.detach()).view(B, h, w)  # (B, h, w)
         e = self.lookup(codes)  # (B, D, h, w)
