@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["STYLE", "image_grid", "data_and_samples", "scatter_2d", "density_2d", "training_curves"]
+__all__ = ["STYLE", "image_grid", "data_and_samples", "scatter_2d", "density_2d", "training_curves", "logged"]
 
 #: matplotlib settings applied by every helper.
 STYLE = {
@@ -162,6 +162,25 @@ def training_curves(history, *, ax=None, title: str = "Training", ylabel: str = 
         if history.val_steps:
             ax.plot(history.val_steps, history.val_metric, "o-", ms=3, label="validation")
             ax.axvline(history.best_step, color="grey", ls=":", label=f"kept: step {history.best_step}")
+        ax.set(title=title, xlabel="step", ylabel=ylabel)
+        ax.legend(frameon=False)
+    return ax
+
+
+def logged(history, series: dict[str, str], *, ax=None, title: str = "", ylabel: str = "", smooth: int = 1):
+    """Numbers a model's ``train_step`` logged, per step: ``series`` maps a key of
+    ``history.extra`` (or ``"loss"``) to its legend label.
+
+    Arguments:
+        history: a :class:`gdl.train.History`.
+        smooth: window of a running mean over steps (1: none).
+    """
+    with plt.rc_context(STYLE):
+        ax = _axes(ax) if ax is not None else plt.subplots(figsize=(6, 3.5))[1]
+        for key, label in series.items():
+            values = np.asarray(history.train_loss if key == "loss" else history.extra[key], dtype=float)
+            k = max(1, min(smooth, len(values)))
+            ax.plot(history.steps[k - 1 :], np.convolve(values, np.ones(k) / k, mode="valid"), lw=0.8, label=label)
         ax.set(title=title, xlabel="step", ylabel=ylabel)
         ax.legend(frameon=False)
     return ax

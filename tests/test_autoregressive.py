@@ -6,6 +6,7 @@ parametrised set of checks, and so do the token models
 """
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -434,3 +435,17 @@ def test_bad_sampling_and_data_arguments_name_the_argument(name):
 def test_gpt_refuses_a_context_longer_than_its_block():
     with pytest.raises(ValueError, match="block_size"):
         make_gpt().logits(torch.zeros(1, T + 1, dtype=torch.long))
+
+
+def test_bits_per_token_and_the_unigram_baseline():
+    from gdl.autoregressive import unigram_bits_per_token
+
+    model = sharpen(make_lstm())
+    x = every_sequence()
+    tokens = model.token_mask(x).sum().item()
+    expected = -model.log_prob(x).sum().item() / (tokens * math.log(2))
+    assert model.bits_per_token(x) == pytest.approx(expected, rel=1e-6)
+    # a unigram fitted on the test data itself: its bits are the entropy of the token frequencies
+    counts = torch.bincount(x[model.token_mask(x)], minlength=V).double()
+    p = counts / counts.sum()
+    assert unigram_bits_per_token(x, x, V) == pytest.approx(-(p * p.log2()).sum().item(), rel=1e-9)

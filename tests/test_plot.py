@@ -46,3 +46,11 @@ def test_training_curves_draws_train_and_validation():
 def test_scatter_checks_its_input():
     with pytest.raises(ValueError, match=r"points must have shape \(n, 2\)"):
         plot.scatter_2d(torch.zeros(5, 3))
+
+
+def test_logged_draws_each_series_with_its_label():
+
+    h = History(steps=[1, 2, 3, 4], train_loss=[4.0, 3.0, 2.0, 1.0], extra={"generator": [1.0, 2.0, 3.0, 4.0]})
+    ax = plot.logged(h, {"loss": "D", "generator": "G"}, smooth=2, title="t", ylabel="y")
+    assert [line.get_label() for line in ax.get_lines()] == ["D", "G"]
+    assert list(ax.get_lines()[0].get_ydata()) == [3.5, 2.5, 1.5]

@@ -19,14 +19,13 @@ and an LSTM computes every conditional from a state it carries along the sequenc
 # --------------
 # About 5,000 US census first names, lowercased and split 80 / 10 / 10. Each is a row of 12
 # token ids: its letters (1..26), then the boundary token 0, which ends the name and pads it.
-import math
 
 import matplotlib.pyplot as plt
 import torch
 
 import gdl
 from gdl import data
-from gdl.autoregressive import CharLSTM
+from gdl.autoregressive import CharLSTM, unigram_bits_per_token
 
 STEPS = 3_000  # an upper bound: early stopping ends the run sooner
 BATCH_SIZE = 64
@@ -59,13 +58,8 @@ plt.show()
 # Bits per character divide the NLL by the number of predicted tokens (the letters and the
 # end token) and by :math:`\ln 2`. The baseline ignores context: it predicts every token
 # from the letter frequencies of the training names.
-tokens_val = model.token_mask(x_val)  # the letters and the end token of each name
-n_tokens = tokens_val.sum().item()
-lstm_bpc = gdl.metrics.nll(model, x_val) * len(x_val) / (n_tokens * math.log(2))
-
-counts = torch.bincount(x_train[model.token_mask(x_train)], minlength=vocab.size).double()
-unigram = counts / counts.sum()
-unigram_bpc = -unigram.log2()[x_val[tokens_val]].mean().item()
+lstm_bpc = model.bits_per_token(x_val)
+unigram_bpc = unigram_bits_per_token(x_train, x_val, vocab.size)
 print(f"validation bits/char: CharLSTM {lstm_bpc:.3f}, unigram {unigram_bpc:.3f}")
 
 # %%

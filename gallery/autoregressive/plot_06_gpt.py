@@ -21,14 +21,13 @@ recurrence.
 # --------------
 # About 5,000 US census first names as rows of 12 token ids: the letters, then the boundary
 # token 0 that ends the name and pads it. Two pre-LN blocks of four heads, width 64.
-import math
 
 import matplotlib.pyplot as plt
 import torch
 
 import gdl
 from gdl import data
-from gdl.autoregressive import GPT, GPTConfig
+from gdl.autoregressive import GPT, GPTConfig, unigram_bits_per_token
 
 STEPS = 2_500  # an upper bound: early stopping may end the run sooner
 BATCH_SIZE = 64
@@ -64,14 +63,8 @@ plt.show()
 # -------------------------------------------
 # The NLL per predicted token (letters and the end token) in bits, next to a model that
 # ignores context and predicts the letter frequencies of the training names.
-model.eval()  # dropout off from here on
-tokens_val = model.token_mask(x_val)
-n_tokens = tokens_val.sum().item()
-gpt_bpc = gdl.metrics.nll(model, x_val) * len(x_val) / (n_tokens * math.log(2))
-
-counts = torch.bincount(x_train[model.token_mask(x_train)], minlength=vocab.size).double()
-unigram = counts / counts.sum()
-unigram_bpc = -unigram.log2()[x_val[tokens_val]].mean().item()
+gpt_bpc = model.bits_per_token(x_val)
+unigram_bpc = unigram_bits_per_token(x_train, x_val, vocab.size)
 print(f"validation bits/char: GPT {gpt_bpc:.3f}, unigram {unigram_bpc:.3f}")
 
 # %%

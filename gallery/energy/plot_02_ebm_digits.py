@@ -54,11 +54,8 @@ print(f"{model.num_parameters():,} parameters")
 # buffer fills with digits the model cannot tell from data.
 history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=200)
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(history.steps, history.extra["energy_data"], label=r"data $\overline{E(x^+)}$", lw=0.8)
-ax.plot(history.steps, history.extra["energy_model"], label=r"samples $\overline{E(x^-)}$", lw=0.8)
-ax.set(xlabel="step", ylabel="mean energy", title="Energies during training")
-ax.legend()
+gdl.plot.logged(history, {"energy_data": r"data $\overline{E(x^+)}$", "energy_model": r"samples $\overline{E(x^-)}$"},
+                title="Energies during training", ylabel="mean energy")
 plt.show()
 
 # %%

@@ -47,12 +47,8 @@ print(f"DCGAN: {dcgan.num_parameters():,} parameters")
 # do not go down together: a GAN's losses show the balance of the game, not progress.
 history = gdl.fit(dcgan, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=500)
 
-fig, ax = plt.subplots(figsize=(6, 3.5))
-for name, losses in [("discriminator", history.train_loss), ("generator", history.extra["generator"])]:
-    smooth = torch.tensor(losses).unfold(0, 50, 1).mean(1)  # running mean over 50 steps
-    ax.plot(history.steps[49:], smooth, label=name)
-ax.set(xlabel="step", ylabel="loss (nats), mean of 50 steps", title="DCGAN losses")
-ax.legend()
+gdl.plot.logged(history, {"loss": "discriminator", "generator": "generator"}, smooth=50,
+                title="DCGAN losses", ylabel="loss (nats), mean of 50 steps")
 plt.show()
 
 # %%

@@ -58,12 +58,9 @@ print(f"{model.num_parameters():,} parameters, code grid {model.grid_shape}")
 # prior learns the (detached) code grids as they settle. Validation tracks the negative ELBO.
 history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, val_data=x_val,
                   eval_every=EVAL_EVERY, log_every=1_000)
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(history.steps, history.extra["reconstruction"], lw=0.8, label="reconstruction NLL")
-ax.plot(history.steps, history.extra["prior"], lw=0.8, label="prior NLL of the codes")
-ax.set(title="VQ-VAE on digits: the two likelihood terms", xlabel="step",
-       ylabel="nats per image", ylim=(0, None))
-ax.legend()
+ax = gdl.plot.logged(history, {"reconstruction": "reconstruction NLL", "prior": "prior NLL of the codes"},
+                     title="VQ-VAE on digits: the two likelihood terms", ylabel="nats per image")
+ax.set_ylim(0, None)
 plt.show()
 
 # %%

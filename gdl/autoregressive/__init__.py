@@ -33,7 +33,7 @@ from .lstm import CharLSTM
 from .made import MADE
 from .pixelcnn import PixelCNN
 from .pixels import PixelARM
-from .sequence import TokenARM
+from .sequence import TokenARM, unigram_bits_per_token
 from .transformer import GPT, GPTConfig
 
-__all__ = ["CausalConvARM", "CharLSTM", "GPT", "GPTConfig", "MADE", "PixelARM", "PixelCNN", "TokenARM"]
+__all__ = ["CausalConvARM", "CharLSTM", "GPT", "GPTConfig", "MADE", "PixelARM", "PixelCNN", "TokenARM", "unigram_bits_per_token"]

@@ -18,6 +18,8 @@ sequence stops here); the padding after it does not. Every possible sequence of 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch.distributions import Categorical
@@ -25,7 +27,7 @@ from torch.distributions import Categorical
 from .. import _checks as checks
 from ..base import GenerativeModel
 
-__all__ = ["TokenARM"]
+__all__ = ["TokenARM", "unigram_bits_per_token"]
 
 
 class TokenARM(GenerativeModel):
@@ -103,6 +105,19 @@ class TokenARM(GenerativeModel):
         log_p = self.conditionals(x).log_prob(x)  # (B, T)
         return (log_p * self.token_mask(x)).sum(1)
 
+    @torch.no_grad()
+    def bits_per_token(self, x: torch.Tensor) -> float:
+        """The mean negative log-likelihood per predicted token (the real tokens and the end
+        token, not the padding), in bits: the usual "bits per character" of a language model."""
+        x = self._check_tokens(x)
+        was_training = self.training
+        self.eval()
+        try:
+            nats = -self.log_prob(x).double().sum().item()
+        finally:
+            self.train(was_training)
+        return nats / (self.token_mask(x).sum().item() * math.log(2))
+
     # ------------------------------------------------------------------ sampling
     def _next_logits(self, idx: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, V)`` of the token after the context ``idx`` ``(B, t)``."""
@@ -163,3 +178,11 @@ class TokenARM(GenerativeModel):
         if vocab.size != self.vocab_size:
             raise ValueError(f"vocab has {vocab.size} tokens, the model {self.vocab_size}")
         return vocab.decode(self.sample(n, temperature=temperature, top_k=top_k))
+
+
+def unigram_bits_per_token(train: torch.Tensor, test: torch.Tensor, vocab_size: int) -> float:
+    """Bits per token on ``test`` of the baseline that ignores context: every token, the end
+    token included, drawn from the token frequencies of ``train`` (padded sequences ``(N, T)``)."""
+    counts = torch.bincount(train[TokenARM.token_mask(train)], minlength=vocab_size).double()
+    log2_p = (counts / counts.sum()).log2()
+    return -log2_p[test[TokenARM.token_mask(test)]].mean().item()

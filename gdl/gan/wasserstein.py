@@ -36,7 +36,8 @@ class WGANGP(GAN):
     step only, so the critic stays close to its optimum.
 
     Arguments:
-        event_shape, latent_dim, hidden, num_levels, generator: as for :class:`GAN`.
+        event_shape, latent_dim, hidden: as for :class:`GAN`.
+        gan_arguments: ``num_levels`` and ``generator``, as for :class:`GAN`.
         critic: replaces the MLP critic (no batch norm: the penalty is per example).
         gp_weight: :math:`\lambda`.
         n_critic: critic updates per generator update.
@@ -64,11 +65,10 @@ class WGANGP(GAN):
         latent_dim: int = 2,
         hidden: Sequence[int] = (128, 128),
         *,
-        num_levels: int | None = None,
-        generator: nn.Module | None = None,
-        critic: nn.Module | None = None,
         gp_weight: float = 10.0,
         n_critic: int = 5,
+        critic: nn.Module | None = None,
+        **gan_arguments,
     ):
         gp_weight = checks.number(gp_weight, "gp_weight", low=0.0)
         n_critic = checks.positive_int(n_critic, "n_critic")
@@ -78,9 +78,7 @@ class WGANGP(GAN):
             # A constant added to C cancels in L_C and has no gradient: drop the last bias.
             last = critic[1][-1]
             critic[1][-1] = nn.Linear(last.in_features, 1, bias=False)
-        super().__init__(
-            event_shape, latent_dim, hidden, num_levels=num_levels, generator=generator, discriminator=critic
-        )
+        super().__init__(event_shape, latent_dim, hidden, discriminator=critic, **gan_arguments)
         self.gp_weight = gp_weight
         self.n_critic = n_critic
         self._critic_steps = 0
