@@ -95,10 +95,11 @@ class GenerativeModel(nn.Module):
 
     def _check_event(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         """Raise unless ``x`` is a non-empty, finite batch of ``event_shape`` tensors (see
-        :func:`gdl._checks.batch`); floating-point data come back in the model's own dtype."""
+        :func:`gdl._checks.batch`); the batch comes back on the model's device, and floating-point
+        data in the model's own dtype (so data kept on the CPU serve a model on a GPU)."""
         x = checks.batch(x, self.event_shape, name)
         dtype = self._dtype()
-        return x.to(dtype) if x.is_floating_point() and x.dtype != dtype else x
+        return x.to(self.device, dtype if x.is_floating_point() else x.dtype)
 
     def _dtype(self) -> torch.dtype:
         """The floating-point dtype of the model's weights (float32 unless converted)."""

@@ -30,3 +30,12 @@ def test_event_shape_is_checked(bound_model):
         bound_model._check_event(torch.tensor([[0.0, float("nan")]]))
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
         bound_model._check_event([[0.0, 1.0]])
+
+
+def test_a_batch_comes_in_the_models_dtype_and_on_its_device(bound_model):
+    bound_model.to(torch.float64)
+    assert bound_model._check_event(torch.zeros(3, 2)).dtype == torch.float64
+    assert bound_model._check_event(torch.zeros(3, 2, dtype=torch.int64)).dtype == torch.int64
+    bound_model.to("meta")  # stands in for a GPU: data on the CPU must follow the model
+    x = bound_model._check_event(torch.zeros(3, 2))
+    assert (x.device.type, x.dtype) == ("meta", torch.float64)
