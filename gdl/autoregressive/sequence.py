@@ -109,13 +109,10 @@ class TokenARM(GenerativeModel):
     def bits_per_token(self, x: torch.Tensor) -> float:
         """The mean negative log-likelihood per predicted token (the real tokens and the end
         token, not the padding), in bits: the usual "bits per character" of a language model."""
+        from ..metrics import nll
+
         x = self._check_tokens(x)
-        was_training = self.training
-        self.eval()
-        try:
-            nats = -self.log_prob(x).double().sum().item()
-        finally:
-            self.train(was_training)
+        nats = nll(self, x) * len(x)  # nll: mean over sequences, in eval mode
         return nats / (self.token_mask(x).sum().item() * math.log(2))
 
     # ------------------------------------------------------------------ sampling
