@@ -9,11 +9,15 @@ second. Nothing is downloaded; each set ships inside an installed package.
   ``(N, 1, 28, 28)``, integers 0..255 (or fewer levels); ``y`` the kind of garment.
 * :func:`toy_2d`: 2-D point sets, ``x`` of shape ``(n, 2)``, floats; ``y`` the mode, branch or
   position each point came from.
+* :func:`cartpole_rollouts`: episodes of gymnasium's CartPole under a random policy (states,
+  actions, endings), and :func:`render_cartpole`, which draws states as 32×32 grey frames; the
+  environment comes from the PyPI package ``gymnasium``.
 * :func:`names`: US census first or last names from the PyPI package ``names``, as
   character tokens: ``x`` of shape ``(N, T)``, int64 ids of :data:`NAMES_VOCAB` padded with the
   boundary token 0; ``y`` the number of characters of each name.
 
-One module per kind of data: :mod:`gdl.data.images`, :mod:`gdl.data.toy`, :mod:`gdl.data.text`;
+One module per kind of data: :mod:`gdl.data.images`, :mod:`gdl.data.toy`, :mod:`gdl.data.text`,
+:mod:`gdl.data.control`;
 every name is also available here, as ``gdl.data.digits``.
 
 Example:
@@ -23,9 +27,10 @@ Example:
 """
 
 
-from . import images, text, toy
+from . import control, images, text, toy
+from .control import *  # noqa: F401,F403
 from .images import *  # noqa: F401,F403 (the names in images.__all__)
 from .text import *  # noqa: F401,F403
 from .toy import *  # noqa: F401,F403
 
-__all__ = images.__all__ + toy.__all__ + text.__all__
+__all__ = images.__all__ + toy.__all__ + text.__all__ + control.__all__
