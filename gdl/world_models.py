@@ -36,11 +36,12 @@ import math
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Bernoulli, Categorical, Independent, MixtureSameFamily, Normal
+from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 from torch.nn import functional as F
 
 from . import _checks as checks
-from .data.control import render_cartpole
+from .data.control import episode_seed, render_cartpole
+from .train import default_seed
 
 __all__ = [
     "MDNRNN",
@@ -50,6 +51,7 @@ __all__ = [
     "num_weights",
     "act",
     "dream",
+    "imagine",
     "play",
     "train_in_dream",
 ]
@@ -269,14 +271,34 @@ def dream(mdnrnn: MDNRNN, weights: torch.Tensor, z0: torch.Tensor, *, max_steps:
 
 
 @torch.no_grad()
-def play(env, vae, mdnrnn: MDNRNN, weights: torch.Tensor | None, episodes: int, *, seed: int = 0,
+def imagine(mdnrnn: MDNRNN, z0: torch.Tensor, actions: torch.Tensor, *, tau: float = 1.0,
+            generator: torch.Generator | None = None):
+    r"""Dream one episode open loop: from code ``z0`` ``(D,)``, M's guesses after each of ``actions``.
+
+    Returns:
+        the codes ``(T + 1, D)``, ``z0`` first, and M's probability that each step ended the
+        episode, ``(T,)``.
+    """
+    zs, p_done, state, z = [z0], [], None, z0.view(1, 1, -1)
+    for a in actions.view(-1):
+        h, state = mdnrnn.step(z, a.view(1, 1), state)
+        log_pi, loc, scale, done_logit = mdnrnn.head(h)
+        z = mdn_sample(log_pi, loc, scale, tau, generator)  # (1, 1, D)
+        zs.append(z.view(-1))
+        p_done.append(torch.sigmoid(done_logit).view(()))
+    return torch.stack(zs), torch.stack(p_done)
+
+
+@torch.no_grad()
+def play(env, vae, mdnrnn: MDNRNN, weights: torch.Tensor | None, episodes: int, *, seed: int | None = None,
          render=render_cartpole) -> torch.Tensor:
     r"""Score a controller in the real environment, seeing it only through V and M.
 
-    Episode ``e`` starts from ``env.reset(seed=seed + e)``. Each frame is rendered, encoded by V,
+    Episode ``e`` starts from ``env.reset(seed=episode_seed(e, "play", seed))``, starts that
+    the training rollouts never saw (``seed``: the run's seed by default). Each frame is rendered, encoded by V,
     and the controller acts on :math:`[\mathbf{z}_t, \mathbf{h}_t]` while M's LSTM reads
     :math:`(\mathbf{z}_t, a_t)`, exactly as in the dream. ``weights=None`` plays uniformly random
-    actions instead (from a generator seeded with ``seed``).
+    actions instead.
 
     Arguments:
         env: a gymnasium environment whose observations ``render`` draws (CartPole).
@@ -287,10 +309,11 @@ def play(env, vae, mdnrnn: MDNRNN, weights: torch.Tensor | None, episodes: int, 
         the return of each episode, ``(episodes,)``.
     """
     episodes = checks.positive_int(episodes, "episodes")
-    rng = np.random.default_rng(seed)
+    first = episode_seed(0, "play", seed)
+    rng = np.random.default_rng(first)
     returns = torch.zeros(episodes)
     for e in range(episodes):
-        obs, _ = env.reset(seed=seed + e)
+        obs, _ = env.reset(seed=first + e)
         state, h = None, torch.zeros(1, 1, mdnrnn.hidden)
         done = False
         while not done:
@@ -309,7 +332,7 @@ def play(env, vae, mdnrnn: MDNRNN, weights: torch.Tensor | None, episodes: int, 
 
 def train_in_dream(mdnrnn: MDNRNN, z0: torch.Tensor, *, generations: int = 30, popsize: int = 16,
                    episodes: int = 16, max_steps: int = 500, tau: float = 1.0, sigma0: float = 0.5,
-                   seed: int = 0, check=None, check_every: int = 5):
+                   seed: int | None = None, check=None, check_every: int = 5):
     r"""Evolve a linear controller with CMA-ES, scoring each candidate only in the dream.
 
     Each generation, CMA-ES (the PyPI package ``cma``) proposes ``popsize`` weight vectors; each
@@ -324,7 +347,7 @@ def train_in_dream(mdnrnn: MDNRNN, z0: torch.Tensor, *, generations: int = 30, p
         max_steps: dream episodes are cut off after this many steps.
         tau: the dream's temperature (:func:`mdn_sample`).
         sigma0: CMA-ES's initial step size.
-        seed: seeds CMA-ES, the starts and the dream.
+        seed: seeds CMA-ES, the starts and the dream (default: the run's seed).
         check: optional ``check(weights) -> float``, called every ``check_every`` generations
             and after the last with CMA-ES's current mean (for example a few real episodes).
 
@@ -341,6 +364,7 @@ def train_in_dream(mdnrnn: MDNRNN, z0: torch.Tensor, *, generations: int = 30, p
     popsize = checks.int_at_least(popsize, "popsize", 2)
     episodes = checks.positive_int(episodes, "episodes")
     check_every = checks.int_at_least(check_every, "check_every", 0)
+    seed = default_seed() if seed is None else seed
     generator = torch.Generator().manual_seed(seed)
     es = cma.CMAEvolutionStrategy(np.zeros(num_weights(mdnrnn)), sigma0,
                                   {"popsize": popsize, "seed": seed + 1, "verbose": -9})

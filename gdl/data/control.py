@@ -13,7 +13,7 @@ The environment comes from the PyPI package ``gymnasium``, imported only when ro
 collected.
 
 Example:
-    >>> rollouts = cartpole_rollouts(3, seed=0)
+    >>> rollouts = cartpole_rollouts(3, "train", seed=0)
     >>> frames = render_cartpole(rollouts.states)
     >>> frames.shape[1:], int(frames.max()) <= 3, len(rollouts.lengths)
     (torch.Size([1, 32, 32]), True, 3)
@@ -27,11 +27,15 @@ import numpy as np
 import torch
 
 from .. import _checks as checks
+from ..train import default_seed
 
-__all__ = ["Rollouts", "cartpole_rollouts", "render_cartpole", "make_cartpole", "X_THRESHOLD"]
+__all__ = ["Rollouts", "cartpole_rollouts", "episode_seed", "render_cartpole", "make_cartpole", "X_THRESHOLD"]
 
 #: CartPole ends when the cart leaves :math:`[-2.4, 2.4]` or the pole tilts past 12 degrees.
 X_THRESHOLD = 2.4
+
+#: Where each split's starting seeds begin, within a run seed's block of a million.
+SPLITS = {"train": 0, "test": 300_000, "play": 600_000}
 
 
 def make_cartpole(max_steps: int = 500):
@@ -81,28 +85,40 @@ class Rollouts:
         return torch.cumsum(self.lengths + 1, 0) - (self.lengths + 1)
 
 
-def cartpole_rollouts(episodes: int, *, seed: int = 0, max_steps: int = 500) -> Rollouts:
+def episode_seed(e: int, split: str = "train", seed: int | None = None) -> int:
+    """The seed of ``env.reset`` for episode ``e`` of a split: the splits and the run seeds never
+    share a start (``"train"``, ``"test"``, and ``"play"`` for :func:`gdl.world_models.play`)."""
+    split = checks.one_of(split, "split", SPLITS)
+    seed = default_seed() if seed is None else seed
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    return 1_000_000 * seed + SPLITS[split] + e
+
+
+def cartpole_rollouts(episodes: int, split: str = "train", *, seed: int | None = None,
+                      max_steps: int = 500) -> Rollouts:
     """Play ``episodes`` episodes of ``CartPole-v1`` with actions drawn uniformly at random.
 
-    Episode ``e`` starts from ``env.reset(seed=seed + e)`` and its actions come from a NumPy
-    generator seeded with ``seed``: the same arguments give the same rollouts.
+    Episode ``e`` starts from ``env.reset(seed=episode_seed(e, split, seed))`` and the actions
+    come from a NumPy generator seeded with the first of those: the same arguments give the
+    same rollouts, and the two splits never share a start.
 
     Arguments:
         episodes: number of episodes.
-        seed: seed of the starts and of the actions.
+        split: ``"train"`` or ``"test"``.
+        seed: the run's seed (default: ``$GDL_SEED`` or 0, see :func:`gdl.train.default_seed`).
         max_steps: an episode that survives this long is cut off.
 
     Returns:
         a :class:`Rollouts`. A random policy keeps the pole up for about 22 steps.
     """
     episodes = checks.positive_int(episodes, "episodes")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an int, got {seed!r}")
+    first = episode_seed(0, split, seed)
     env = make_cartpole(max_steps)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(first)
     states, actions, lengths, terminated = [], [], [], []
     for e in range(episodes):
-        obs, _ = env.reset(seed=seed + e)
+        obs, _ = env.reset(seed=first + e)
         done, n = False, 0
         while not done:
             a = int(rng.integers(2))
