@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 MODULES = (
     "base", "taxonomy", "data", "nn", "train", "distributed", "metrics", "quality", "results", "plot",
     "autoregressive", "flows", "latent", "energy", "diffusion", "gan",
+    "world_models",
 )
 
 #: Public name -> submodule that defines it.
@@ -48,6 +49,7 @@ _NAMES = {
     "EBM": "energy",
     "NCSN": "diffusion",
     "DDPM": "diffusion",
+    "MDNRNN": "world_models",
     "fit": "train",
     "History": "train",
     "TrainingDiverged": "train",
