@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 #: Submodules, in the order the docs present them.
 MODULES = (
     "base", "taxonomy", "data", "nn", "train", "distributed", "metrics", "quality", "results", "plot",
-    "autoregressive", "flows", "latent", "energy", "diffusion", "gan",
+    "autoregressive", "flows", "latent", "energy", "diffusion", "gan", "music",
     "world_models",
 )
 
@@ -35,6 +35,7 @@ _NAMES = {
     "CharLSTM": "autoregressive",
     "GPT": "autoregressive",
     "GPTConfig": "autoregressive",
+    "MusicTransformer": "autoregressive",
     "VAE": "latent",
     "BetaVAE": "latent",
     "HierarchicalVAE": "latent",
@@ -45,6 +46,7 @@ _NAMES = {
     "GAN": "gan",
     "DCGAN": "gan",
     "WGANGP": "gan",
+    "MuseGAN": "gan",
     "ConditionalGAN": "gan",
     "EBM": "energy",
     "NCSN": "diffusion",

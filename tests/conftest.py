@@ -126,6 +126,25 @@ def tiny_wgan_gp():
     return WGANGP(event_shape=(2,), latent_dim=2, hidden=[8], n_critic=2), torch.randn(16, 2)
 
 
+def tiny_music_transformer():
+    from gdl.autoregressive import MusicTransformer
+
+    # Random (pitch, duration) ids: a mix of full windows and ones ended early by pitch 0.
+    g = torch.Generator().manual_seed(0)
+    data = torch.stack([torch.randint(0, 5, (16, 6), generator=g), torch.randint(1, 5, (16, 6), generator=g)], -1)
+    model = MusicTransformer(block_size=6, n_layer=1, n_head=2, n_embd=8, pitch_tokens=5, duration_tokens=5)
+    return model, data
+
+
+def tiny_musegan():
+    from gdl.gan import MuseGAN
+
+    model = MuseGAN(n_bars=2, steps_per_bar=4, n_tracks=2, lowest_pitch=60, n_pitches=3, z_dim=2,
+                    hidden=8, critic_width=4, n_critic=2)
+    data = torch.randint(60, 63, (16, 2, 4, 2), generator=torch.Generator().manual_seed(0))
+    return model, data
+
+
 def tiny_conditional_gan():
     from gdl.gan import ConditionalGAN
 
@@ -161,6 +180,7 @@ TINY_MODELS = {
     "PixelCNN": tiny_pixelcnn,
     "CharLSTM": tiny_char_lstm,
     "GPT": tiny_gpt,
+    "MusicTransformer": tiny_music_transformer,
     "VAE": tiny_vae,
     "BetaVAE": tiny_beta_vae,
     "HierarchicalVAE": tiny_hierarchical_vae,
@@ -171,6 +191,7 @@ TINY_MODELS = {
     "GAN": tiny_gan,
     "DCGAN": tiny_dcgan,
     "WGANGP": tiny_wgan_gp,
+    "MuseGAN": tiny_musegan,
     "ConditionalGAN": tiny_conditional_gan,
     "EBM": tiny_ebm,
     "NCSN": tiny_ncsn,

@@ -26,14 +26,18 @@ One module per model:
 
   * :mod:`gdl.autoregressive.lstm`: :class:`CharLSTM`, a character-level LSTM;
   * :mod:`gdl.autoregressive.transformer`: :class:`GPT`, a decoder-only transformer.
+
+* :mod:`gdl.autoregressive.music`: :class:`MusicTransformer`, the GPT's blocks over
+  (pitch, duration) note tokens, with two embeddings and two heads.
 """
 
 from .conv import CausalConvARM
 from .lstm import CharLSTM
 from .made import MADE
+from .music import MusicTransformer
 from .pixelcnn import PixelCNN
 from .pixels import PixelARM
 from .sequence import TokenARM, unigram_bits_per_token
 from .transformer import GPT, GPTConfig
 
-__all__ = ["CausalConvARM", "CharLSTM", "GPT", "GPTConfig", "MADE", "PixelARM", "PixelCNN", "TokenARM", "unigram_bits_per_token"]
+__all__ = ["CausalConvARM", "CharLSTM", "GPT", "GPTConfig", "MADE", "MusicTransformer", "PixelARM", "PixelCNN", "TokenARM", "unigram_bits_per_token"]

@@ -16,8 +16,13 @@ second. Nothing is downloaded; each set ships inside an installed package.
   character tokens: ``x`` of shape ``(N, T)``, int64 ids of :data:`NAMES_VOCAB` padded with the
   boundary token 0; ``y`` the number of characters of each name.
 
+* :func:`chorales`: Bach's four-part chorales from the corpus of the PyPI package ``music21``,
+  as :class:`Chorale` objects; :func:`chorale_tokens` gives ``x`` of shape ``(N, T, 2)``,
+  (pitch, duration) note tokens, and :func:`chorale_bars` ``x`` of shape
+  ``(N, bars, steps, 4)``, MIDI pitches of the four voices; ``y`` the chorale of each row.
+
 One module per kind of data: :mod:`gdl.data.images`, :mod:`gdl.data.toy`, :mod:`gdl.data.text`,
-:mod:`gdl.data.control`;
+:mod:`gdl.data.control`, :mod:`gdl.data.music`;
 every name is also available here, as ``gdl.data.digits``.
 
 Example:
@@ -27,10 +32,11 @@ Example:
 """
 
 
-from . import control, images, text, toy
+from . import control, images, music, text, toy
 from .control import *  # noqa: F401,F403
 from .images import *  # noqa: F401,F403 (the names in images.__all__)
 from .text import *  # noqa: F401,F403
 from .toy import *  # noqa: F401,F403
+from .music import *  # noqa: F401,F403
 
-__all__ = images.__all__ + toy.__all__ + text.__all__ + control.__all__
+__all__ = images.__all__ + toy.__all__ + text.__all__ + control.__all__ + music.__all__

@@ -24,7 +24,7 @@ spot fakes by their non-integer values); the generator ends in :math:`\tanh` and
 mapped back to the grey-level scale as floats.
 
 One module per kind: :mod:`gdl.gan.minimax` (:class:`GAN`, :class:`DCGAN`,
-:class:`ConditionalGAN`) and :mod:`gdl.gan.wasserstein` (:class:`WGANGP`).
+:class:`ConditionalGAN`) and :mod:`gdl.gan.wasserstein` (:class:`WGANGP`), and :mod:`gdl.gan.musegan` (:class:`MuseGAN`, multi-track music).
 
 Example:
     >>> import torch
@@ -36,8 +36,9 @@ Example:
 """
 
 
-from . import minimax, wasserstein
+from . import minimax, musegan, wasserstein
 from .minimax import *  # noqa: F401,F403 (the names in minimax.__all__)
 from .wasserstein import *  # noqa: F401,F403
+from .musegan import *  # noqa: F401,F403
 
-__all__ = minimax.__all__ + wasserstein.__all__
+__all__ = minimax.__all__ + wasserstein.__all__ + musegan.__all__

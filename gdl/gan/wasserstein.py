@@ -96,6 +96,13 @@ class WGANGP(GAN):
         """The critic :math:`C` (stored as ``discriminator``)."""
         return self.discriminator
 
+    @staticmethod
+    def interpolate(x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        r"""Random points :math:`\epsilon\mathbf{x} + (1-\epsilon)G(\mathbf{z})` on the segments
+        between real and generated examples: one :math:`\epsilon \sim U[0, 1]` per example."""
+        eps = torch.rand(len(x), *([1] * (x.dim() - 1)), device=x.device, dtype=x.dtype)
+        return eps * x + (1 - eps) * fake
+
     def gradient_penalty(self, x: torch.Tensor, fake: torch.Tensor, c=None) -> torch.Tensor:
         r"""The penalty :math:`\mathbb{E}[(\lVert\nabla C(\hat{\mathbf{x}})\rVert_2 - 1)^2]`, unweighted.
 
@@ -103,9 +110,9 @@ class WGANGP(GAN):
             x: real examples ``(B, *event_shape)``, on the networks' scale.
             fake: generated examples, same shape; :math:`\hat{\mathbf{x}}` mixes each pair.
         """
-        eps = torch.rand(len(x), *([1] * (x.dim() - 1)), device=x.device)  # one mix per example
-        x_hat = (eps * x + (1 - eps) * fake).detach().requires_grad_(True)
+        x_hat = self.interpolate(x, fake).detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(self.discriminate(x_hat, c).sum(), x_hat, create_graph=True)
+        # The norm runs over every axis but the batch: the gradient of C is one vector per example.
         return (grad.flatten(1).norm(dim=1) - 1).square().mean()
 
     def discriminator_loss(self, x, fake, c=None) -> torch.Tensor:
