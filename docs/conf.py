@@ -48,6 +48,9 @@ exclude_patterns = [
     "auto_examples/**/*.py",
     "auto_examples/*.py",
     "**/.jupyter_cache",
+    # Timing pages left by builds made before write_computation_times was turned off.
+    "sg_execution_times.rst",
+    "auto_examples/sg_execution_times.rst",
 ]
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
@@ -127,6 +130,9 @@ sphinx_gallery_conf = {
     "parallel": False,
     "show_memory": False,
     "download_all_examples": False,
+    # Each page states its own run time (gdl_sphinx.state_run_time) and `make times` lists them
+    # all; sphinx-gallery's timing pages would list only the scripts rerun by the last build.
+    "write_computation_times": False,
 }
 
 # -- HTML ------------------------------------------------------------------------------------------
