@@ -36,6 +36,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinxcontrib.bibtex",
     "gdl_sphinx",
+    "gdl_refs",
 ]
 
 exclude_patterns = [
@@ -48,6 +49,9 @@ exclude_patterns = [
     "auto_examples/**/*.py",
     "auto_examples/*.py",
     "**/.jupyter_cache",
+    # Timing pages left by builds made before write_computation_times was turned off.
+    "sg_execution_times.rst",
+    "auto_examples/sg_execution_times.rst",
 ]
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
@@ -68,6 +72,14 @@ if not MATHJAX.exists():
 mathjax_path = "mathjax/tex-chtml.js"
 
 # -- API reference ---------------------------------------------------------------------------------
+# Every reference must link: an unresolved one is a warning, and warnings fail the build (-W).
+# docs/_ext/gdl_refs.py resolves gdl's import paths and torch's short names; what is left here
+# are gaps of other projects' inventories and names that are not API objects at all.
+nitpicky = True
+nitpick_ignore_regex = [
+    # Private base classes that "Bases:" lines name; they are not part of the API.
+    ("py:class", r"gdl(\..+)?\._\w+"),
+]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
@@ -127,6 +139,9 @@ sphinx_gallery_conf = {
     "parallel": False,
     "show_memory": False,
     "download_all_examples": False,
+    # Each page states its own run time (gdl_sphinx.state_run_time) and `make times` lists them
+    # all; sphinx-gallery's timing pages would list only the scripts rerun by the last build.
+    "write_computation_times": False,
 }
 
 # -- HTML ------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ class Density:
     meaning: str
 
 
+#: The kinds of density, by key, in the order the site presents them.
 DENSITIES: dict[str, Density] = {
     d.key: d
     for d in [
@@ -114,6 +115,7 @@ class Family:
     members: list[type] = field(default_factory=list, compare=False, repr=False)
 
 
+#: The families of models, by key, in the order of the taxonomy.
 FAMILIES: dict[str, Family] = {
     f.key: f
     for f in [

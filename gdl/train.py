@@ -52,7 +52,7 @@ __all__ = [
     "CACHE_ENV",
 ]
 
-#: Environment variable holding the run's seed (0 when unset): the default of :func:`fit`.
+#: The environment variable that holds the run's seed (0 when unset), the default of :func:`fit`.
 SEED_ENV = "GDL_SEED"
 #: Environment variable naming the folder of the cache of trained weights (``fit(cache=True)``).
 CACHE_ENV = "GDL_CACHE_DIR"

@@ -60,7 +60,7 @@ class Vocabulary:
 
     @property
     def size(self) -> int:
-        """Number of token ids: the characters plus the boundary."""
+        """The number of token ids (the characters plus the boundary)."""
         return len(self.chars) + 1
 
     def encode(self, texts: list[str], length: int) -> torch.Tensor:

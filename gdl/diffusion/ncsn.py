@@ -176,7 +176,7 @@ class NCSN(GenerativeModel):
 
     so the network's output has unit scale at every level (the :math:`1/\sigma` conditioning of
     Song and Ermon, 2020). :meth:`loss` draws one level per example uniformly from the geometric
-    ladder :attr:`sigmas` and averages :func:`denoising_score_matching`; :meth:`sample` runs
+    ladder ``sigmas`` (a buffer) and averages :func:`denoising_score_matching`; :meth:`sample` runs
     :func:`annealed_langevin` from :math:`\mathcal{N}(\mathbf{0}, \sigma_1^2\mathbf{I})`.
 
     A score model has no density value: it offers :meth:`score` only.

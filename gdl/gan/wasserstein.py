@@ -89,6 +89,7 @@ class WGANGP(GAN):
         return {"critic_steps": self._critic_steps}
 
     def set_extra_state(self, state: dict) -> None:
+        """Restore the critic-step counter saved by :meth:`get_extra_state`."""
         self._critic_steps = int(state["critic_steps"])
 
     @property

@@ -59,7 +59,7 @@ class DiscretizedLogisticMixture(Distribution):
         - \sigma\Big(\frac{k - \frac12 - \mu_m}{s_m}\Big)\Big].
 
     :meth:`log_prob` evaluates only the bin of each observed level, which is what the ELBO
-    and the importance weights need; :attr:`probs` evaluates all :math:`L` bins, for sampling.
+    and the importance weights need; ``probs`` evaluates all :math:`L` bins, for sampling.
 
     Arguments:
         params: ``(..., 3, M)``: mixture logits, locations (offset from the middle level) and
@@ -265,7 +265,7 @@ class VAE(_LatentModel):
         dropout: dropout rate after every hidden layer, a regulariser for small data sets
             (off in ``eval()`` mode, where bounds should be computed).
         decoder: ``"categorical"`` (free logits per level) or ``"logistic"`` (a discretised
-            mixture of logistics per pixel, see :func:`discretized_logistic_mixture`).
+            mixture of logistics per pixel, see :class:`DiscretizedLogisticMixture`).
         num_mixtures: logistic components per pixel when ``decoder="logistic"``.
 
     Example:

@@ -63,8 +63,8 @@ class Quantized(NamedTuple):
 
     z_q: torch.Tensor  #: (B, D, h, w) quantised vectors, with straight-through gradients to z_e
     codes: torch.Tensor  #: (B, h, w) int64 indices of the chosen codebook vectors
-    codebook_loss: torch.Tensor  #: (B,) sum of ||sg[z_e] - e||^2: moves the codebook only
-    commitment_loss: torch.Tensor  #: (B,) sum of ||z_e - sg[e]||^2: moves the encoder only
+    codebook_loss: torch.Tensor  #: (B,) sum of ||sg[z_e] - e||^2, which moves the codebook only
+    commitment_loss: torch.Tensor  #: (B,) sum of ||z_e - sg[e]||^2, which moves the encoder only
 
 
 class VectorQuantizer(nn.Module):
