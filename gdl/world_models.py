@@ -204,23 +204,36 @@ def sequences(z: torch.Tensor, rollouts) -> tuple[torch.Tensor, ...]:
 
 # ---------------------------------------------------------------------------------- controller
 def num_weights(mdnrnn: MDNRNN) -> int:
-    """Number of weights of the linear controller on ``[z, h]``: one per input, plus a bias."""
-    return mdnrnn.latent_dim + mdnrnn.hidden + 1
+    """Number of weights of the linear controller on ``[z, h]``: one per input plus a bias, for
+    one score (two actions) or one score per action (more)."""
+    scores = 1 if mdnrnn.num_actions == 2 else mdnrnn.num_actions
+    return scores * (mdnrnn.latent_dim + mdnrnn.hidden + 1)
 
 
 def act(weights: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    r"""C: push right (1) if :math:`\mathbf{w}^\top[\mathbf{z}, \mathbf{h}] + b > 0`, else left (0).
+    r"""C: a linear controller on :math:`[\mathbf{z}, \mathbf{h}]`.
+
+    With two actions, one score: push right (1) if :math:`\mathbf{w}^\top[\mathbf{z}, \mathbf{h}]
+    + b > 0`, else left (0). With more, one score per action and the largest wins.
 
     Arguments:
-        weights: ``(P, D + H + 1)``, one controller per row.
+        weights: ``(P, W)``, one controller per row, ``W`` = :func:`num_weights`.
         z, h: ``(P, E, D)`` and ``(P, E, H)``: ``E`` episodes per controller.
 
     Returns:
         int64 actions ``(P, E)``.
+
+    Example:
+        >>> act(torch.tensor([[1.0, 0.0, -0.5]]), torch.tensor([[[1.0]]]), torch.tensor([[[3.0]]]))
+        tensor([[1]])
     """
-    features = torch.cat([z, h], -1)  # (P, E, D + H)
-    score = torch.einsum("pef,pf->pe", features, weights[:, :-1]) + weights[:, -1:]
-    return (score > 0).long()
+    features = torch.cat([z, h], -1)  # (P, E, F), F = D + H
+    P, F_ = weights.shape[0], features.shape[-1]
+    w = weights.view(P, -1, F_ + 1)  # (P, scores, F + 1)
+    score = torch.einsum("pef,psf->pes", features, w[..., :-1]) + w[:, None, :, -1]  # (P, E, scores)
+    if w.shape[1] == 1:
+        return (score[..., 0] > 0).long()
+    return score.argmax(-1)
 
 
 @torch.no_grad()
@@ -234,7 +247,7 @@ def dream(mdnrnn: MDNRNN, weights: torch.Tensor, z0: torch.Tensor, *, max_steps:
     earns 1, as in CartPole.
 
     Arguments:
-        weights: ``(P, D + H + 1)`` controllers (:func:`act`).
+        weights: ``(P, W)`` controllers (:func:`act`).
         z0: ``(E, D)`` starting codes.
         max_steps: an episode that survives this long is cut off.
         tau: temperature of the next-code mixture.
@@ -302,7 +315,7 @@ def play(env, vae, mdnrnn: MDNRNN, weights: torch.Tensor | None, episodes: int, 
 
     Arguments:
         env: a gymnasium environment whose observations ``render`` draws (CartPole).
-        weights: one controller, ``(D + H + 1,)``, or ``None``.
+        weights: one controller, ``(W,)`` (:func:`num_weights`), or ``None``.
         episodes: number of episodes.
 
     Returns:
@@ -319,7 +332,7 @@ def play(env, vae, mdnrnn: MDNRNN, weights: torch.Tensor | None, episodes: int, 
         while not done:
             z = encode_frames(vae, render(obs[None])).view(1, 1, -1)
             if weights is None:
-                a = torch.tensor([[int(rng.integers(2))]])
+                a = torch.tensor([[int(rng.integers(mdnrnn.num_actions))]])
             else:
                 a = act(weights.view(1, -1), z, h)  # (1, 1)
             obs, reward, term, trunc, _ = env.step(int(a))
@@ -352,7 +365,7 @@ def train_in_dream(mdnrnn: MDNRNN, z0: torch.Tensor, *, generations: int = 30, p
             and after the last with CMA-ES's current mean (for example a few real episodes).
 
     Returns:
-        the weights of CMA-ES's final mean ``(D + H + 1,)``, and a history dict of lists:
+        the weights of CMA-ES's final mean ``(W,)``, and a history dict of lists:
         ``"mean"`` and ``"best"`` dream return per generation, ``"check_generation"`` and
         ``"check"``.
     """

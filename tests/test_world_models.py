@@ -152,3 +152,14 @@ def test_linear_probe_recovers_the_pole_angle():
     r2 = 1 - residual.pow(2).mean() / (angle[n:] - angle[n:].mean()).pow(2).mean()
     print(f"linear probe R^2 of the pole angle from z: {r2.item():.3f}")
     assert r2 > 0.6  # chance is 0
+
+
+def test_controller_with_more_actions_takes_the_best_score():
+    m = MDNRNN(latent_dim=2, num_actions=3, hidden=1)
+    assert num_weights(m) == 3 * 4
+    w = torch.zeros(1, 3, 4)
+    w[0, 2, 0] = 1.0  # action 2 scores z_0, the others 0
+    from gdl.world_models import act
+
+    z = torch.tensor([[[1.0, 0.0], [-1.0, 0.0]]])  # two episodes
+    assert act(w.view(1, -1), z, torch.zeros(1, 2, 1)).tolist() == [[2, 0]]

@@ -61,10 +61,11 @@ class Rollouts:
     the state after each action, the last one included (where the episode ended).
 
     Attributes:
-        states: ``(N, 4)`` float32: cart position, cart velocity, pole angle (radians), pole
-            angular velocity, all episodes concatenated (``N = sum(lengths + 1)``).
-        actions: ``(N,)`` int64: the action taken in each state (0 push left, 1 push right), ``-1``
-            in the last state of an episode.
+        states: ``(N, ...)``: the observations, all episodes concatenated
+            (``N = sum(lengths + 1)``); for CartPole ``(N, 4)`` float32: cart position, cart
+            velocity, pole angle (radians), pole angular velocity.
+        actions: ``(N,)`` int64: the action taken in each state (CartPole: 0 push left, 1 push
+            right), ``-1`` in the last state of an episode.
         lengths: ``(E,)`` int64: the number of actions of each episode.
         terminated: ``(E,)`` bool: ``True`` if the episode ended because the pole fell or the cart
             left the track, ``False`` if it was cut off at ``max_steps``.
