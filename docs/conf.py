@@ -120,6 +120,7 @@ sphinx_gallery_conf = {
         "../gallery/energy",
         "../gallery/diffusion",
         "../gallery/gan",
+        "../gallery/music",
         "*",
         "../gallery/compare",
     ],
@@ -127,7 +128,7 @@ sphinx_gallery_conf = {
     "doc_module": ("gdl",),
     "backreferences_dir": "generated/backreferences",
     "reference_url": {"gdl": None},
-    "image_scrapers": ("gdl_sphinx.tight_matplotlib_scraper",),
+    "image_scrapers": ("gdl_sphinx.tight_matplotlib_scraper", "gdl_sphinx.audio_scraper"),
     # Before each script: matplotlib's defaults, then one thread and the run's seed (GDL_SEED).
     "reset_modules": ("matplotlib", "gdl_sphinx.reset_gdl"),
     "capture_repr": (),

@@ -5,6 +5,7 @@
 * ``{gdl-leaderboard}``: the results that the gallery scripts measured in this build (likelihoods
   and sample quality).
 * ``tight_matplotlib_scraper``: sphinx-gallery's matplotlib scraper with a tight bounding box.
+* ``audio_scraper``: the audio players a gallery cell showed, as HTML5 ``<audio>`` elements.
 * the run time of every gallery script, stated at the top of its page in seconds and in units of a
   reference workload timed at the start of the build (:mod:`gallery_times`).
 * offline intersphinx inventories, compiled from ``docs/_inventories/*.txt``.
@@ -40,6 +41,22 @@ def tight_matplotlib_scraper(block, block_vars, gallery_conf, **kwargs):
     from sphinx_gallery.scrapers import matplotlib_scraper
 
     return matplotlib_scraper(block, block_vars, gallery_conf, bbox_inches="tight", **kwargs)
+
+
+def audio_scraper(block, block_vars, gallery_conf, **kwargs):
+    """The audio players a cell showed (:func:`gdl.music.play`), as raw HTML under the cell.
+
+    Each player inlines its WAV (and MIDI) as ``data:`` URIs, so the page plays offline and
+    needs no files copied next to it.
+    """
+    import sys
+
+    music = sys.modules.get("gdl.music")
+    if music is None or not music.Audio.shown:
+        return ""
+    players, music.Audio.shown[:] = list(music.Audio.shown), []
+    html = "\n".join(p._repr_html_() for p in players)
+    return "\n\n.. raw:: html\n\n" + "\n".join("    " + line for line in html.splitlines()) + "\n\n"
 
 
 def _cell(text: str) -> str:

@@ -14,6 +14,12 @@ next note's pitch and duration, independent given the past:
 A piece ends with the end token (pitch id 0); its duration is not scored, and a note's
 duration is never 0, so the probabilities of all pieces sum to one.
 
+The tokens of :func:`gdl.data.tokenise` carry no voice: the next note belongs to the voice that
+has sounded for the shortest time. That voice, and where in the bar the next note starts, are
+functions of the past tokens, so the model may be told them without looking ahead: two more
+embeddings, of the next note's voice and of its onset (in steps, modulo a bar), are added at
+every position. Without them the network has to learn to keep four running clocks itself.
+
 Example:
     >>> import torch
     >>> model = MusicTransformer(block_size=8, n_layer=1, n_head=2, n_embd=8)
@@ -32,12 +38,42 @@ from torch.distributions import Categorical
 
 from .. import _checks as checks
 from ..base import GenerativeModel
-from ..data.music import DURATION_TOKENS, PITCH_TOKENS
+from ..data.music import DURATION_TOKENS, PITCH_TOKENS, STEPS_PER_QUARTER, VOICES
 from ..taxonomy import register
 from .sequence import TokenARM
 from .transformer import GPT, Block, GPTConfig
 
-__all__ = ["MusicTransformer"]
+__all__ = ["MusicTransformer", "next_voice_and_onset"]
+
+#: Steps in a bar of 4/4: the onset embedding counts modulo this.
+STEPS_PER_BAR = 4 * STEPS_PER_QUARTER
+
+
+def next_voice_and_onset(idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For inputs ``(B, t, 2)`` (a boundary token, then notes), the voice ``(B, t)`` and onset
+    in steps ``(B, t)`` of the note that follows each position.
+
+    Each input note goes to the voice with the least time so far (the first on a tie), as in
+    :func:`gdl.data.detokenise`; the next note then belongs to the voice with the least time,
+    and starts at that time. Boundary tokens (pitch 0) move no clock.
+
+    Example:
+        >>> x = torch.tensor([[[0, 0], [30, 8], [26, 4], [22, 8], [18, 8]]])
+        >>> [v.tolist() for v in next_voice_and_onset(x)]
+        [[[0, 1, 2, 3, 1]], [[0, 0, 0, 0, 4]]]
+    """
+    B, T, _ = idx.shape
+    clocks = torch.zeros(B, len(VOICES), dtype=torch.long, device=idx.device)
+    voice = torch.empty(B, T, dtype=torch.long, device=idx.device)
+    onset = torch.empty(B, T, dtype=torch.long, device=idx.device)
+    rows = torch.arange(B, device=idx.device)
+    for t in range(T):
+        v = clocks.argmin(1)  # the voice this input note belongs to
+        is_note = idx[:, t, 0] != 0
+        clocks[rows, v] += idx[:, t, 1] * is_note
+        voice[:, t] = clocks.argmin(1)  # the next note's voice (the first of the least)
+        onset[:, t] = clocks.gather(1, voice[:, t, None])[:, 0]  # and when it starts
+    return voice, onset
 
 
 @register("autoregressive")
@@ -96,6 +132,8 @@ class MusicTransformer(GenerativeModel):
         self.pitch_embedding = nn.Embedding(pitch_tokens, C // 2)
         self.duration_embedding = nn.Embedding(duration_tokens, C // 2)
         self.position_embedding = nn.Embedding(config.block_size, C)
+        self.voice_embedding = nn.Embedding(len(VOICES), C)  # the voice of the next note
+        self.onset_embedding = nn.Embedding(STEPS_PER_BAR, C)  # where in the bar it starts
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(C, bias=config.bias)
@@ -115,11 +153,14 @@ class MusicTransformer(GenerativeModel):
         checks.levels(idx[..., 1], self.duration_tokens, f"{name}[..., 1] (duration ids)")
         return idx.to(self.device).long()
 
-    def _trunk(self, idx: torch.Tensor, return_attention: bool = False):
+    def _trunk(self, idx: torch.Tensor, return_attention: bool = False, features=None):
         B, T, _ = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"idx has {T} tokens, more than block_size={self.config.block_size}")
         e = torch.cat([self.pitch_embedding(idx[..., 0]), self.duration_embedding(idx[..., 1])], -1)  # (B, T, C)
+        # (B, T) each: known from the past alone; given when idx is cropped from a longer context
+        voice, onset = features if features is not None else next_voice_and_onset(idx)
+        e = e + self.voice_embedding(voice) + self.onset_embedding(onset % STEPS_PER_BAR)
         x = self.dropout(e + self.position_embedding(torch.arange(T, device=idx.device)))
         maps = []
         for block in self.blocks:
@@ -133,7 +174,9 @@ class MusicTransformer(GenerativeModel):
 
         Duration 0 is kept for the end token, so a note's duration logit 0 is :math:`-\\infty`.
         """
-        h = self._trunk(self._check_context(idx))
+        return self._heads(self._trunk(self._check_context(idx)))
+
+    def _heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         dur = self.duration_head(h)
         dur = torch.cat([torch.full_like(dur[..., :1], float("-inf")), dur[..., 1:]], -1)
         return self.pitch_head(h), dur
@@ -200,7 +243,11 @@ class MusicTransformer(GenerativeModel):
         idx = self._check_context(idx)
         ended = torch.zeros(len(idx), dtype=torch.bool, device=idx.device)
         for _ in range(max_new_tokens):
-            pitch, dur = (z[:, -1] for z in self.logits(idx[:, -self.config.block_size :]))  # (B, P), (B, D)
+            # Voices and onsets come from the whole context; the network sees its last block_size.
+            crop = slice(-self.config.block_size, None)
+            voice, onset = next_voice_and_onset(idx)
+            h = self._trunk(idx[:, crop], features=(voice[:, crop], onset[:, crop]))
+            pitch, dur = (z[:, -1] for z in self._heads(h))  # (B, P), (B, D)
             if temperature == 0:
                 p, d = pitch.argmax(-1), dur.argmax(-1)
             else:

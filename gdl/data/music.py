@@ -325,12 +325,15 @@ def chorale_tokens(
     """Token windows of the chorales of one split, for a next-token model.
 
     Each chorale's tokens are followed by the end token ``(0, 0)`` and cut into windows of
-    ``length`` tokens every ``stride`` tokens; the last window of a chorale is padded with 0s.
+    ``length`` tokens, padded with 0s at the end. A window starts at the beginning of the
+    chorale, or at least ``stride`` tokens after the previous start at a beat on which all four
+    voices start a note, so that the voices are level at the start of every window.
 
     Arguments:
         split: ``"train"``, ``"val"`` or ``"test"``.
         length: tokens per window, ``T``.
-        stride: tokens between window starts (default ``length``: windows do not overlap).
+        stride: the least number of tokens between window starts (default ``length``: windows
+            do not overlap).
 
     Returns:
         ``x`` of shape ``(N, T, 2)`` int64 (pitch id, duration id) and ``y`` of shape ``(N,)``:
@@ -345,15 +348,36 @@ def chorale_tokens(
     xs, ys = [], []
     for i, c in enumerate(chorales(split)):
         tok = torch.cat([tokenise(c), torch.zeros(1, 2, dtype=torch.int64)])  # the end token
-        for start in range(0, max(len(tok) - length, 0) + stride, stride):
+        starts, start = [0], 0
+        for j in _sync_points(c):  # where every voice starts a note on a beat
+            if j >= start + stride:
+                starts.append(j)
+                start = j
+        for start in starts:
             w = torch.zeros(length, 2, dtype=torch.int64)
             piece = tok[start : start + length]
             w[: len(piece)] = piece
             xs.append(w)
             ys.append(i)
-            if start + length >= len(tok):
-                break
     return torch.stack(xs), torch.tensor(ys, dtype=torch.int64)
+
+
+def _sync_points(chorale: Chorale) -> list[int]:
+    """Token indices at which all four voices start a note together, on a beat: a window that
+    starts there starts, like a whole chorale, with the four voices level."""
+    onsets: dict[int, int] = {}
+    for notes in chorale.voices:
+        t = 0
+        for _, d in notes:
+            while d > 0:  # as in tokenise: a long note is several tokens
+                onsets[t] = onsets.get(t, 0) + 1
+                t, d = t + min(d, MAX_DURATION), d - min(d, MAX_DURATION)
+    index, points = 0, []
+    for t in sorted(onsets):  # tokens are sorted by onset: those at time t start at `index`
+        if onsets[t] == len(VOICES) and t % STEPS_PER_QUARTER == 0:
+            points.append(index)
+        index += onsets[t]
+    return points
 
 
 def chorale_bars(
