@@ -172,6 +172,25 @@ def tiny_ddpm():
     return DDPM(event_shape=(1, 3, 3), num_levels=4, num_steps=10, hidden=[8]), _tiny_images()
 
 
+def tiny_idf():
+    from gdl.flows import IDF
+
+    return IDF(event_shape=(1, 3, 3), num_levels=4, num_couplings=2, hidden=[8], num_mixtures=2,
+               prior_chunks=3), _tiny_images()
+
+
+def tiny_flow_matching():
+    from gdl.flows import FlowMatching
+
+    return FlowMatching(event_shape=(1, 3, 3), hidden=[8], coupling="ot", num_levels=4), _tiny_images()
+
+
+def tiny_score_sde():
+    from gdl.diffusion import ScoreSDE
+
+    return ScoreSDE(event_shape=(1, 3, 3), num_levels=4, num_steps=10, hidden=[8]), _tiny_images()
+
+
 #: Model class name -> factory of (tiny model, a batch of its data). Every registered model
 #: must appear here (test_contract checks that), so no model escapes the contract tests.
 TINY_MODELS = {
@@ -196,6 +215,9 @@ TINY_MODELS = {
     "EBM": tiny_ebm,
     "NCSN": tiny_ncsn,
     "DDPM": tiny_ddpm,
+    "IDF": tiny_idf,
+    "FlowMatching": tiny_flow_matching,
+    "ScoreSDE": tiny_score_sde,
 }
 
 

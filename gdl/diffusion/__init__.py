@@ -5,13 +5,17 @@ r"""Score-based and diffusion models (chapter 8).
   sampling and a probability-flow likelihood estimate.
 * :mod:`gdl.diffusion.ncsn`: noise-conditional score networks trained by denoising score
   matching, sampled by annealed Langevin dynamics.
+* :mod:`gdl.diffusion.sde`: the continuous-time view, :class:`ScoreSDE` with the :class:`VPSDE`
+  (matched to a DDPM schedule) and the :class:`VESDE`, reverse-SDE and probability-flow samplers.
 """
 
 from .ddpm import DDPM
 from .ncsn import NCSN, annealed_langevin, denoising_score_matching, geometric_sigmas
 from .schedules import NoiseSchedule, cosine_betas, linear_betas
+from .sde import VESDE, VPSDE, ScoreSDE
 
 __all__: list[str] = [
     "DDPM", "NoiseSchedule", "linear_betas", "cosine_betas",
     "NCSN", "annealed_langevin", "denoising_score_matching", "geometric_sigmas",
+    "ScoreSDE", "VPSDE", "VESDE",
 ]
