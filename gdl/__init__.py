@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 #: Submodules, in the order the docs present them.
 MODULES = (
     "base", "taxonomy", "data", "nn", "train", "distributed", "metrics", "quality", "results", "plot",
-    "autoregressive", "flows", "latent", "energy", "diffusion", "gan",
+    "autoregressive", "flows", "latent", "energy", "diffusion", "gan", "multimodal",
 )
 
 #: Public name -> submodule that defines it.
@@ -48,6 +48,9 @@ _NAMES = {
     "EBM": "energy",
     "NCSN": "diffusion",
     "DDPM": "diffusion",
+    "GuidedDDPM": "diffusion",
+    "CLIP": "multimodal",
+    "Flamingo": "multimodal",
     "fit": "train",
     "History": "train",
     "TrainingDiverged": "train",

@@ -153,6 +153,13 @@ def tiny_ddpm():
     return DDPM(event_shape=(1, 3, 3), num_levels=4, num_steps=10, hidden=[8]), _tiny_images()
 
 
+def tiny_guided_ddpm():
+    from gdl.diffusion import GuidedDDPM
+
+    model = GuidedDDPM(num_classes=3, event_shape=(1, 3, 3), num_levels=4, num_steps=10, hidden=[8])
+    return model, _tiny_images()
+
+
 #: Model class name -> factory of (tiny model, a batch of its data). Every registered model
 #: must appear here (test_contract checks that), so no model escapes the contract tests.
 TINY_MODELS = {
@@ -175,6 +182,7 @@ TINY_MODELS = {
     "EBM": tiny_ebm,
     "NCSN": tiny_ncsn,
     "DDPM": tiny_ddpm,
+    "GuidedDDPM": tiny_guided_ddpm,
 }
 
 

@@ -13,6 +13,9 @@ second. Nothing is downloaded; each set ships inside an installed package.
   character tokens: ``x`` of shape ``(N, T)``, int64 ids of :data:`NAMES_VOCAB` padded with the
   boundary token 0; ``y`` the number of characters of each name.
 
+* :func:`captioned_fashion_mnist`, :func:`captioned_digits`: the same images with a caption per
+  image, as token ids of the fixed vocabulary :data:`VOCAB` (class, brightness, size, stroke).
+
 One module per kind of data: :mod:`gdl.data.images`, :mod:`gdl.data.toy`, :mod:`gdl.data.text`;
 every name is also available here, as ``gdl.data.digits``.
 
@@ -23,9 +26,10 @@ Example:
 """
 
 
-from . import images, text, toy
+from . import captioned, images, text, toy
+from .captioned import *  # noqa: F401,F403
 from .images import *  # noqa: F401,F403 (the names in images.__all__)
 from .text import *  # noqa: F401,F403
 from .toy import *  # noqa: F401,F403
 
-__all__ = images.__all__ + toy.__all__ + text.__all__
+__all__ = images.__all__ + toy.__all__ + text.__all__ + captioned.__all__
