@@ -36,6 +36,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinxcontrib.bibtex",
     "gdl_sphinx",
+    "gdl_conclusion",
 ]
 
 exclude_patterns = [
