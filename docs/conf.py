@@ -37,6 +37,7 @@ extensions = [
     "sphinxcontrib.bibtex",
     "gdl_sphinx",
     "gdl_refs",
+    "gdl_conclusion",
 ]
 
 exclude_patterns = [

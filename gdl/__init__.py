@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 MODULES = (
     "base", "taxonomy", "data", "nn", "train", "distributed", "metrics", "quality", "results", "plot",
     "autoregressive", "flows", "latent", "energy", "diffusion", "gan", "music",
-    "world_models",
+    "world_models", "multimodal",
 )
 
 #: Public name -> submodule that defines it.
@@ -55,6 +55,9 @@ _NAMES = {
     "IDF": "flows",
     "FlowMatching": "flows",
     "ScoreSDE": "diffusion",
+    "GuidedDDPM": "diffusion",
+    "CLIP": "multimodal",
+    "Flamingo": "multimodal",
     "fit": "train",
     "History": "train",
     "TrainingDiverged": "train",

@@ -484,7 +484,8 @@ class TimeMLP(nn.Module):
         out_shape: shape of one output (default: ``event_shape``).
 
     Shapes:
-        ``(B, *event_shape)`` inputs and ``(B,)`` times -> ``(B, *out_shape)``.
+        ``(B, *event_shape)`` inputs and ``(B,)`` times -> ``(B, *out_shape)``; an optional
+        ``condition`` ``(B, time_dim)`` (a label's embedding, say) is added to the time's.
 
     Example:
         >>> import torch
@@ -514,8 +515,10 @@ class TimeMLP(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.embedding(t)  # (B, time_dim)
+        if condition is not None:  # a condition's embedding (B, time_dim) joins the time's
+            emb = emb + condition
         h = x.reshape(len(x), -1)  # (B, D)
         for layer, time in zip(self.layers, self.times):
             h = F.silu(layer(h) + time(emb))  # (B, hidden)

@@ -65,6 +65,7 @@ class Result:
     note: str
     sample_quality: dict | None
     time: str
+    model_class: str | None = None
     samples: torch.Tensor | None = dataclasses.field(default=None, repr=False)
 
     def row(self) -> dict:
@@ -175,6 +176,7 @@ def record(
         sample_quality=quality,
         time=time.strftime("%Y-%m-%d %H:%M:%S"),
         samples=None if samples is None else samples.detach().cpu(),
+        model_class=None if model is None else type(model).__name__,
     )
     saved = result if score else dataclasses.replace(result, samples=None)
     from .distributed import is_main

@@ -189,6 +189,11 @@ def tiny_score_sde():
     from gdl.diffusion import ScoreSDE
 
     return ScoreSDE(event_shape=(1, 3, 3), num_levels=4, num_steps=10, hidden=[8]), _tiny_images()
+def tiny_guided_ddpm():
+    from gdl.diffusion import GuidedDDPM
+
+    model = GuidedDDPM(num_classes=3, event_shape=(1, 3, 3), num_levels=4, num_steps=10, hidden=[8])
+    return model, _tiny_images()
 
 
 #: Model class name -> factory of (tiny model, a batch of its data). Every registered model
@@ -218,6 +223,7 @@ TINY_MODELS = {
     "IDF": tiny_idf,
     "FlowMatching": tiny_flow_matching,
     "ScoreSDE": tiny_score_sde,
+    "GuidedDDPM": tiny_guided_ddpm,
 }
 
 

@@ -398,3 +398,91 @@ def test_nan_input_is_a_clear_error_for_the_score_network():
         model.score(x, 0.5)
     with pytest.raises(ValueError, match="x must be finite"):
         model.loss(x)
+
+
+# ---------------------------------------------------------------- classifier-free guidance
+def _guided():
+    from gdl.diffusion import GuidedDDPM
+
+    torch.manual_seed(0)
+    model = GuidedDDPM(num_classes=3, event_shape=(1, 4, 4), num_levels=5, num_steps=20, hidden=[16])
+    with torch.no_grad():  # a non-zero output layer, so conditional and unconditional differ
+        model.net.out.weight.normal_(0, 0.3)
+        model.label_embedding.weight.normal_(0, 1.0)
+    return model
+
+
+def _sample(model, predict, labels, seed, **kw):
+    """Ancestral (or DDIM with steps=) sampling with the noise prediction replaced by ``predict``."""
+    model.predict_noise = predict
+    try:
+        torch.manual_seed(seed)
+        x_T = torch.randn(len(labels), *model.event_shape)
+        return type(model).__mro__[1].reverse(model, x_T, **kw)  # DDPM.reverse: no guidance of its own
+    finally:
+        del model.predict_noise
+
+
+@pytest.mark.parametrize("kw", [{}, {"steps": 5}])
+def test_guidance_zero_is_plain_conditional_sampling_and_minus_one_unconditional(kw):
+    model = _guided()
+    labels = torch.tensor([0, 1, 2, 2, 1, 0])
+    net = model.net
+
+    def conditional(x_t, t):
+        t = model._as_steps(t, x_t)
+        return net(x_t, model._net_time(t), model.label_embedding(labels))
+
+    def unconditional(x_t, t):
+        t = model._as_steps(t, x_t)
+        return net(x_t, model._net_time(t), model.label_embedding(torch.full_like(labels, 3)))
+
+    for w, reference in ((0.0, conditional), (-1.0, unconditional)):
+        torch.manual_seed(1)
+        x_T = torch.randn(len(labels), *model.event_shape)
+        guided = model.reverse(x_T, labels=labels, guidance=w, **kw)
+        assert torch.equal(guided, _sample(model, reference, labels, 1, **kw)), f"w = {w}"
+    torch.manual_seed(1)
+    x_T = torch.randn(len(labels), *model.event_shape)
+    assert torch.equal(model.reverse(x_T, labels=labels, guidance=-1.0, **kw), _sample(model, unconditional, labels, 1, **kw))
+    torch.manual_seed(1)
+    x_T = torch.randn(len(labels), *model.event_shape)
+    assert torch.equal(model.reverse(x_T, **kw), _sample(model, unconditional, labels, 1, **kw))  # labels=None
+    torch.manual_seed(1)
+    x_T = torch.randn(len(labels), *model.event_shape)
+    assert not torch.equal(model.reverse(x_T, labels=labels, guidance=2.0, **kw),
+                           _sample(model, conditional, labels, 1, **kw))
+
+
+def test_guided_noise_is_the_stated_mixture():
+    model = _guided()
+    labels = torch.tensor([0, 1, 2])
+    x_t, t = torch.randn(3, 1, 4, 4), torch.tensor([3, 10, 19])
+    with model.conditioned(labels, 0.0):
+        eps_c = model.predict_noise(x_t, t)
+    eps_u = model.predict_noise(x_t, t)
+    with model.conditioned(labels, 2.5):
+        torch.testing.assert_close(model.predict_noise(x_t, t), 3.5 * eps_c - 2.5 * eps_u)
+
+
+def test_guided_training_drops_the_condition():
+    model = _guided()
+    seen = []
+    original = model.label_embedding.forward
+    model.label_embedding.forward = lambda c: seen.append(c.clone()) or original(c)
+    x = torch.randint(0, 5, (4000, 1, 4, 4))
+    model.loss(x, torch.zeros(4000, dtype=torch.long))
+    dropped = (seen[0] == 3).float().mean().item()
+    assert dropped == pytest.approx(model.p_uncond, abs=0.02)
+
+
+def test_guided_checks_labels_and_weight():
+    model = _guided()
+    with pytest.raises(ValueError, match="labels"):
+        model.sample(2, labels=torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="guidance"):
+        model.sample(2, guidance=-2.0)
+    with pytest.raises(ValueError, match="network"):
+        from gdl.diffusion import GuidedDDPM
+
+        GuidedDDPM(prediction="levels")

@@ -21,8 +21,11 @@ second. Nothing is downloaded; each set ships inside an installed package.
   (pitch, duration) note tokens, and :func:`chorale_bars` ``x`` of shape
   ``(N, bars, steps, 4)``, MIDI pitches of the four voices; ``y`` the chorale of each row.
 
+* :func:`captioned_fashion_mnist`, :func:`captioned_digits`: the same images with a caption per
+  image, as token ids of the fixed vocabulary :data:`VOCAB` (class, brightness, size, stroke).
+
 One module per kind of data: :mod:`gdl.data.images`, :mod:`gdl.data.toy`, :mod:`gdl.data.text`,
-:mod:`gdl.data.control`, :mod:`gdl.data.music`;
+:mod:`gdl.data.control`, :mod:`gdl.data.music`, :mod:`gdl.data.captioned`;
 every name is also available here, as ``gdl.data.digits``.
 
 Example:
@@ -32,11 +35,13 @@ Example:
 """
 
 
-from . import control, images, music, text, toy
+from . import captioned, control, images, music, text, toy
+from .captioned import *  # noqa: F401,F403
 from .control import *  # noqa: F401,F403
 from .images import *  # noqa: F401,F403 (the names in images.__all__)
 from .text import *  # noqa: F401,F403
 from .toy import *  # noqa: F401,F403
 from .music import *  # noqa: F401,F403
 
-__all__ = images.__all__ + toy.__all__ + text.__all__ + control.__all__ + music.__all__
+__all__ = (images.__all__ + toy.__all__ + text.__all__ + control.__all__ + music.__all__
+           + captioned.__all__)
