@@ -1,6 +1,6 @@
 r"""
 V and M: a VAE that sees CartPole and an RNN that dreams it
-==========================================================
+===========================================================
 
 Ha and Schmidhuber's world model splits an agent in three. **V**, a VAE, squeezes each frame
 :math:`\mathbf{x}_t` into a short code :math:`\mathbf{z}_t`. **M**, a recurrent network, learns
