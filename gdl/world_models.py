@@ -96,7 +96,13 @@ class MDNRNN(nn.Module):
         Returns:
             the hidden states ``(B, T, H)`` after each step, and the final LSTM state ``(h, c)``.
         """
-        x = torch.cat([z, F.one_hot(a.long(), self.num_actions).to(z.dtype)], -1)  # (B, T, D + A)
+        z = checks.tensor(z, "z")
+        if z.dim() != 3 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z must have shape (B, T, {self.latent_dim}), got {tuple(z.shape)}")
+        a = checks.levels(a, self.num_actions, "a")
+        if a.shape != z.shape[:-1]:
+            raise ValueError(f"a must have shape {tuple(z.shape[:-1])} (one action per code), got {tuple(a.shape)}")
+        x = torch.cat([z, F.one_hot(a, self.num_actions).to(z.dtype)], -1)  # (B, T, D + A)
         return self.lstm(x, state)
 
     def head(self, h: torch.Tensor):

@@ -69,6 +69,10 @@ PAGES = {
     "auto_examples/flows/plot_02_flows_digits.html": True,
     "auto_examples/flows/plot_03_maf_vs_realnvp.html": True,
     "auto_examples/flows/plot_04_variational_dequantization.html": True,
+    "chapters/12-world-models.html": True,
+    "api/world_models.html": True,
+    "auto_examples/world_models/plot_01_vision_and_memory.html": True,
+    "auto_examples/world_models/plot_02_controller_in_the_dream.html": True,
     "references.html": False,
 }
 

@@ -163,3 +163,13 @@ def test_controller_with_more_actions_takes_the_best_score():
 
     z = torch.tensor([[[1.0, 0.0], [-1.0, 0.0]]])  # two episodes
     assert act(w.view(1, -1), z, torch.zeros(1, 2, 1)).tolist() == [[2, 0]]
+
+
+def test_mdnrnn_rejects_bad_inputs():
+    m = MDNRNN(latent_dim=2, hidden=4)
+    with pytest.raises(ValueError, match="z must have shape"):
+        m.step(torch.zeros(3, 5, 4), torch.zeros(3, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match="a must hold integers in 0..1"):
+        m.step(torch.zeros(3, 5, 2), torch.full((3, 5), 2))
+    with pytest.raises(ValueError, match="a must have shape"):
+        m.step(torch.zeros(3, 5, 2), torch.zeros(3, 4, dtype=torch.long))

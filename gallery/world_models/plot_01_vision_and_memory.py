@@ -1,6 +1,6 @@
 r"""
 V and M: a VAE that sees CartPole and an RNN that dreams it
-==========================================================
+===========================================================
 
 Ha and Schmidhuber's world model splits an agent in three. **V**, a VAE, squeezes each frame
 :math:`\mathbf{x}_t` into a short code :math:`\mathbf{z}_t`. **M**, a recurrent network, learns
@@ -16,7 +16,7 @@ together with the chance that the episode ends. **C**, a tiny controller, comes 
 example. Here V and M learn from nothing but frames of random play, and M then dreams
 an episode that never happened.
 """
-# sphinx_gallery_gdl_budget = 18
+# sphinx_gallery_gdl_budget = 20
 # sphinx_gallery_thumbnail_number = 3
 
 # %%

@@ -14,7 +14,7 @@ a Gaussian search distribution over the weights, proposes controllers; each one 
 M's dream, where M supplies the next code and decides when the episode ends; the best ones
 move the search. Only afterwards does the controller meet the real CartPole.
 """
-# sphinx_gallery_gdl_budget = 18
+# sphinx_gallery_gdl_budget = 14
 # sphinx_gallery_gdl_after = "plot_01_vision_and_memory.py"
 # sphinx_gallery_thumbnail_number = 2
 
