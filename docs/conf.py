@@ -128,6 +128,8 @@ sphinx_gallery_conf = {
     "backreferences_dir": "generated/backreferences",
     "reference_url": {"gdl": None},
     "image_scrapers": ("gdl_sphinx.tight_matplotlib_scraper",),
+    # Every figure also at twice its resolution, for dense screens.
+    "image_srcset": ["2x"],
     # Before each script: matplotlib's defaults, then one thread and the run's seed (GDL_SEED).
     "reset_modules": ("matplotlib", "gdl_sphinx.reset_gdl"),
     "capture_repr": (),
