@@ -151,6 +151,8 @@ html_theme = "sphinx_book_theme"
 html_title = "gdl: Generative Deep Learning, executable"
 html_static_path = ["_static"]
 html_css_files = ["gdl.css"]
+# Without a favicon the browser asks for /favicon.ico and logs a 404 in the console.
+html_favicon = "_static/favicon.svg"
 html_theme_options = {
     "show_toc_level": 2,
     "navigation_with_keys": False,
