@@ -130,6 +130,8 @@ sphinx_gallery_conf = {
     "backreferences_dir": "generated/backreferences",
     "reference_url": {"gdl": None},
     "image_scrapers": ("gdl_sphinx.tight_matplotlib_scraper", "gdl_sphinx.audio_scraper"),
+    # Every figure also at twice its resolution, for dense screens.
+    "image_srcset": ["2x"],
     # Before each script: matplotlib's defaults, then one thread and the run's seed (GDL_SEED).
     "reset_modules": ("matplotlib", "gdl_sphinx.reset_gdl"),
     "capture_repr": (),
@@ -151,6 +153,8 @@ html_theme = "sphinx_book_theme"
 html_title = "gdl: Generative Deep Learning, executable"
 html_static_path = ["_static"]
 html_css_files = ["gdl.css"]
+# Without a favicon the browser asks for /favicon.ico and logs a 404 in the console.
+html_favicon = "_static/favicon.svg"
 html_theme_options = {
     "show_toc_level": 2,
     "navigation_with_keys": False,

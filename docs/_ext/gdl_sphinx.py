@@ -57,6 +57,27 @@ def audio_scraper(block, block_vars, gallery_conf, **kwargs):
     players, music.Audio.shown[:] = list(music.Audio.shown), []
     html = "\n".join(p._repr_html_() for p in players)
     return "\n\n.. raw:: html\n\n" + "\n".join("    " + line for line in html.splitlines()) + "\n\n"
+def breakable_math(tex: str) -> str:
+    """Inline maths cut at its top-level ``=``, ``+``, ``-`` and relations into several ``$..$``
+    pieces, so that a narrow table cell can wrap it between them (MathJax 3 cannot wrap one)."""
+    pieces, start, depth, i = [], 0, 0, 0
+    cuts = (" = ", " + ", " - ", " \\ge ", " \\le ", " \\approx ", ",\\quad ")
+    while i < len(tex):
+        if tex.startswith("\\left", i) or tex[i] in "{([":
+            depth += 1
+        elif tex.startswith("\\right", i) or tex[i] in "})]":
+            depth -= 1
+        elif depth == 0 and i > start:
+            cut = next((c for c in cuts if tex.startswith(c, i)), None)
+            if cut is not None:
+                keep = 1 if cut.startswith(",") else 0  # the comma stays with its left side
+                pieces.append(tex[start : i + keep].strip())
+                start = i + (len(cut) if keep else 0)
+                i += len(cut)
+                continue
+        i += 1
+    pieces.append(tex[start:].strip())
+    return " ".join(f"${p}$" for p in pieces if p)
 
 
 def _cell(text: str) -> str:
@@ -96,7 +117,7 @@ class TaxonomyTable(DynamicDirective):
             ) or "(coming)"
             name = f.name if f.in_tomczak else f"{f.name} (Foster only)"
             rows.append(
-                f"| {_cell(name)} | {_cell(f.key_idea)} | ${f.key_equation}$ | {_cell(f.goal)} "
+                f"| {_cell(name)} | {_cell(f.key_idea)} | {breakable_math(f.key_equation)} | {_cell(f.goal)} "
                 f"| {DENSITIES[f.density].branch} | {members} |"
             )
         return self.markdown("\n".join(rows))

@@ -14,6 +14,7 @@ Causal 1-D convolutions give all 64 conditionals in one pass, and the first laye
 the current pixel so the model can never peek at the value it predicts.
 """
 # sphinx_gallery_gdl_budget = 83
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Data and model

@@ -14,6 +14,7 @@ each a categorical over the 17 grey levels. The ordering is a free choice; this 
 one MADE with the natural raster order and one with a random order, and compares them.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Data and model

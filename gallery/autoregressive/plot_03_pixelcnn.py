@@ -16,6 +16,7 @@ horizontal stack of masked convolutions that together see the whole past of ever
 without the blind spot of a plain stack.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Data and model

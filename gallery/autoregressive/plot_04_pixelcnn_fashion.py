@@ -9,6 +9,7 @@ budget allows a few thousand training images and a short run: enough to continue
 of a garment, too little for convincing unconditional samples.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Data and model

@@ -19,6 +19,7 @@ the smallest (Song and Ermon, 2019). The score is minus the gradient of an energ
 the sampler of the energy-based models with the energy itself left out.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 4  # the model's samples
 
 # %%
 # Data and model

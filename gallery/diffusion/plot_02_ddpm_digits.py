@@ -17,6 +17,7 @@ on :math:`\log P(\mathbf{x})` measures, in nats, how well the reverse steps matc
 ones; here it is a bound on the probability of the *discrete* 17-level image.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 4  # the model's samples
 
 # %%
 # The forward process

@@ -20,6 +20,7 @@ Run backwards, the same deterministic map turns an image into noise, and the cha
 variables gives a likelihood estimate.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 # sphinx_gallery_gdl_after = "plot_02_ddpm_digits.py"
 
 # %%

@@ -18,6 +18,7 @@ and the samples :math:`\mathbf{x}^-` come from Langevin dynamics,
 compute :math:`Z_\theta` on a grid and look at the normalised density.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 3  # the model's samples
 
 # %%
 # Data and model

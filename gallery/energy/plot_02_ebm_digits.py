@@ -9,6 +9,7 @@ alive from one step to the next (Du and Mordatch, 2019). The model has no likeli
 report, since :math:`Z_\theta` is a 64-dimensional integral; we judge it by its samples.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Data, scale and model

@@ -14,6 +14,7 @@ density through the change of variables,
 and samples by running the layers backwards, :math:`\mathbf{x} = f^{-1}(\mathbf{z})`.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 1  # the model's samples
 
 # %%
 # Data and model

@@ -16,6 +16,7 @@ gdl's flows take :math:`\mathbf{x}+\mathbf{u}` on the integer scale and count th
 nats per image as the autoregressive models' exact discrete likelihoods.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Data and models

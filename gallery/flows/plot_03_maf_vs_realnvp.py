@@ -15,6 +15,7 @@ a time: :math:`D` passes. A Real NVP coupling conditions half the dimensions on 
 half, so both directions cost one pass, at the price of a less expressive layer.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 1  # the model's samples
 
 # %%
 # Data and models

@@ -15,6 +15,7 @@ whose value, at the best discriminator, is a Jensen-Shannon divergence. WGAN-GP 
 Gaussians make the failure GANs are known for, *mode collapse*, easy to see and to count.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 1  # the model's samples
 
 # %%
 # Data and models

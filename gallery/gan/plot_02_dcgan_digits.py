@@ -14,6 +14,7 @@ classifier that gdl trains on the digits (:func:`gdl.quality.sample_quality`),
     + \operatorname{tr}\big(\Sigma_\text{data} + \Sigma_G - 2(\Sigma_\text{data}^{1/2}\Sigma_G\Sigma_\text{data}^{1/2})^{1/2}\big).
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Data and model

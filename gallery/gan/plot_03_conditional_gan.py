@@ -14,6 +14,7 @@ A realistic image of the wrong class is now a fake, so the generator must learn
 :math:`p(\mathbf{x} \mid c)` for every class, and we choose what it draws.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 1  # the model's samples
 
 # %%
 # Data and model

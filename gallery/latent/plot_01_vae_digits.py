@@ -19,6 +19,7 @@ discretised mixture of three logistics: neighbouring grey levels get similar
 probabilities, which free logits would have to learn from 1000 images.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Data and models

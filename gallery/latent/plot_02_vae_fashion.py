@@ -7,6 +7,7 @@ book's chapter 3: train a VAE on Fashion-MNIST, encode the test images, colour t
 and decode a grid of points of the latent plane.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Data and model

@@ -15,6 +15,7 @@ fewer, more independent latent dimensions. Moving along one latent at a time (a 
 shows what each dimension has learned.
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 2  # the model's samples
 
 # %%
 # Two models, β = 1 and β = 4

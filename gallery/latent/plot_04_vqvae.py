@@ -16,6 +16,7 @@ that turns the autoencoder into a generative model:
     - \log p_\psi(k(x)).
 """
 # sphinx_gallery_gdl_budget = 55
+# sphinx_gallery_thumbnail_number = 5  # the model's samples
 
 # %%
 # Data and model
