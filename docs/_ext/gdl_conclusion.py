@@ -19,7 +19,6 @@ import ast
 import os
 from pathlib import Path
 
-from docutils import nodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 

@@ -15,7 +15,7 @@ symmetric contrastive loss asks each image of a batch to pick out its own captio
 
 A classifier then comes for free: write one prompt per class and pick the closest.
 """
-# sphinx_gallery_gdl_budget = 20
+# sphinx_gallery_gdl_budget = 15
 # sphinx_gallery_thumbnail_number = 2
 
 # %%

@@ -16,7 +16,7 @@ which follows the score of :math:`p(\mathbf{x}\mid c)\,p(c\mid\mathbf{x})^{w}`. 
 :math:`w = 0` is ordinary conditional sampling and :math:`w = -1` ignores the caption
 altogether. This is how GLIDE, Imagen and Stable Diffusion draw what a prompt says.
 """
-# sphinx_gallery_gdl_budget = 20
+# sphinx_gallery_gdl_budget = 22
 # sphinx_gallery_thumbnail_number = 3
 
 # %%
@@ -32,7 +32,7 @@ from gdl import data
 from gdl.diffusion import GuidedDDPM
 
 HIDDEN = (512, 512)
-STEPS = 3_000
+STEPS = 2_500
 BATCH_SIZE = 128
 LR = 1e-3
 EMA = 0.995
