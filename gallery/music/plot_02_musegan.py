@@ -33,7 +33,7 @@ from gdl.gan import MuseGAN
 
 STEPS = 1_500  # critic updates; the generator moves on every fifth
 BATCH_SIZE = 64
-LR = 1e-3
+LR = 3e-4
 
 x_train, _ = data.chorale_bars("train")
 x_val, _ = data.chorale_bars("val")
