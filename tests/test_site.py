@@ -69,6 +69,10 @@ PAGES = {
     "auto_examples/flows/plot_02_flows_digits.html": True,
     "auto_examples/flows/plot_03_maf_vs_realnvp.html": True,
     "auto_examples/flows/plot_04_variational_dequantization.html": True,
+    "chapters/11-music.html": True,
+    "api/music.html": False,
+    "auto_examples/music/plot_01_music_transformer.html": True,
+    "auto_examples/music/plot_02_musegan.html": True,
     "references.html": False,
 }
 
@@ -149,6 +153,17 @@ def test_page_renders_offline(visit, path):
     assert broken == []
     assert errors == []
     assert blocked == [], "the page asked for outside resources"
+
+
+@pytest.mark.parametrize("script", ["plot_01_music_transformer", "plot_02_musegan"])
+def test_music_pages_play_their_audio_offline(visit, script):
+    page, errors, blocked = visit(f"auto_examples/music/{script}.html")
+    players = page.locator("audio")
+    assert players.count() >= 2
+    sources = players.evaluate_all("els => els.map(e => e.getAttribute('src'))")
+    assert all(s.startswith("data:audio/wav;base64,") for s in sources)
+    assert page.locator("a[download$='.mid']").count() >= 2
+    assert errors == [] and blocked == []
 
 
 def test_gallery_shows_thumbnails(visit):
