@@ -174,8 +174,8 @@ class MuseGAN(WGANGP):
         lowest_pitch: int = 36,
         n_pitches: int = 46,
         z_dim: int = 32,
-        hidden: int = 256,
-        critic_width: int = 128,
+        hidden: int = 128,
+        critic_width: int = 64,
         gp_weight: float = 10.0,
         n_critic: int = 5,
     ):
