@@ -73,6 +73,10 @@ PAGES = {
     "api/world_models.html": True,
     "auto_examples/world_models/plot_01_vision_and_memory.html": True,
     "auto_examples/world_models/plot_02_controller_in_the_dream.html": True,
+    "chapters/11-music.html": True,
+    "api/music.html": False,
+    "auto_examples/music/plot_01_music_transformer.html": True,
+    "auto_examples/music/plot_02_musegan.html": True,
     "references.html": False,
 }
 
@@ -153,6 +157,17 @@ def test_page_renders_offline(visit, path):
     assert broken == []
     assert errors == []
     assert blocked == [], "the page asked for outside resources"
+
+
+@pytest.mark.parametrize("script", ["plot_01_music_transformer", "plot_02_musegan"])
+def test_music_pages_play_their_audio_offline(visit, script):
+    page, errors, blocked = visit(f"auto_examples/music/{script}.html")
+    players = page.locator("audio")
+    assert players.count() >= 2
+    sources = players.evaluate_all("els => els.map(e => e.getAttribute('src'))")
+    assert all(s.startswith("data:audio/wav;base64,") for s in sources)
+    assert page.locator("a[download$='.mid']").count() >= 2
+    assert errors == [] and blocked == []
 
 
 def test_gallery_shows_thumbnails(visit):

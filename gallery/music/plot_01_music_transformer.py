@@ -14,7 +14,7 @@ pitch and duration separately and predicts the next note with two heads,
 
 where :math:`h_t` is the output of the causal transformer blocks of :class:`gdl.GPT`.
 """
-# sphinx_gallery_gdl_budget = 22
+# sphinx_gallery_gdl_budget = 18
 # sphinx_gallery_thumbnail_number = 3
 
 # %%

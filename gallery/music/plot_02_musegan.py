@@ -16,7 +16,7 @@ scores whole rolls, and training is the Wasserstein GAN with gradient penalty,
 with :math:`\hat{\mathbf{x}} = \epsilon\mathbf{x} + (1-\epsilon)G(\mathbf{z})`,
 :math:`\epsilon \sim U[0, 1]` per example, and the norm over every axis of the roll.
 """
-# sphinx_gallery_gdl_budget = 18
+# sphinx_gallery_gdl_budget = 22
 # sphinx_gallery_thumbnail_number = 2
 
 # %%
@@ -33,7 +33,7 @@ from gdl.gan import MuseGAN
 
 STEPS = 1_500  # critic updates; the generator moves on every fifth
 BATCH_SIZE = 64
-LR = 1e-3
+LR = 3e-4
 
 x_train, _ = data.chorale_bars("train")
 x_val, _ = data.chorale_bars("val")

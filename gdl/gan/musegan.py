@@ -16,7 +16,10 @@ groove            no, one per track      no
 Track :math:`k`'s bar :math:`b` comes from its own bar generator, fed
 :math:`[c_b;\, s;\, m_{k,b};\, g_k]`; so the melody and groove of one track reach that track only,
 and chords and style reach all. Each step of a track is a softmax over pitches (a voice sings
-one note at a time), and a sample takes the most likely pitch.
+one note at a time), which the critic sees as it is; a sample takes the likeliest pitch.
+(``hard=True`` shows the critic one-hot rolls instead and lets the gradient through the
+softmax, the straight-through estimator of the binary-neuron MuseGAN of Dong and Yang, 2018;
+in short runs on the chorales it did no better.)
 
 The critic scores the whole piece; training is WGAN-GP (:class:`~gdl.gan.WGANGP`): uniform
 interpolation weights, one per example, and a gradient norm over *every* non-batch axis,
@@ -95,7 +98,10 @@ class MuseGANGenerator(nn.Module):
         """The inverse of :meth:`split`."""
         return torch.cat([chords, style, melody.flatten(1), groove.flatten(1)], dim=1)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, hard: bool = False) -> torch.Tensor:
+        """Noise ``(B, (2 + 2K) Z)`` → ``(B, bars, steps, pitches, tracks)``: the softmax
+        probabilities, or if ``hard`` one-hot rolls with the softmax's gradient (the
+        straight-through estimator)."""
         s = self.split(z)
         B, nb = len(z), self.n_bars
         chords = self.chords_network(s["chords"])  # (B, bars, Z): changes from bar to bar
@@ -106,36 +112,36 @@ class MuseGANGenerator(nn.Module):
             groove = s["groove"][:, k, None].expand(B, nb, self.z_dim)  # (B, bars, Z)
             h = torch.cat([chords, style, melody, groove], -1).flatten(0, 1)  # (B * bars, 4Z)
             logits = self.bar_generators[k](h)  # (B * bars, steps, pitches)
-            tracks.append(logits.softmax(-1).view(B, nb, *logits.shape[1:]))
+            probs = logits.softmax(-1)
+            if hard:  # forward: the one-hot of the likeliest pitch; backward: the softmax's gradient
+                one_hot = nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype)
+                probs = one_hot + probs - probs.detach()
+            tracks.append(probs.view(B, nb, *logits.shape[1:]))
         return torch.stack(tracks, -1)  # (B, bars, steps, pitches, tracks)
 
 
 class MuseGANCritic(nn.Module):
     r"""A piece ``(B, bars, steps, pitches, tracks)`` → a score ``(B, 1)``.
 
-    Every step's chord (all tracks' pitch vectors together) is embedded by one linear map, then
-    two strided 1-D convolutions read the sequence of chords through time, each halving it.
-    Leaky ReLUs, no batch norm (the gradient penalty is per example).
+    Every step's chord (the pitch vectors of all tracks together) goes through one small MLP,
+    shared by the steps, which can tell the intervals between the voices apart; a linear map
+    of the features of all the steps then scores the piece. Leaky ReLUs and no batch norm (the
+    gradient penalty is per example).
     """
 
     def __init__(self, n_bars: int, steps: int, pitches: int, tracks: int, width: int):
         super().__init__()
-        length = n_bars * steps
-        if length % 4:
-            raise ValueError(f"n_bars * steps_per_bar must be divisible by 4, got {length}")
-        self.chord = nn.Linear(pitches * tracks, width)
-        self.time = nn.Sequential(
-            nn.LeakyReLU(0.2),
-            nn.Conv1d(width, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (B, W, L/2)
-            nn.Conv1d(width, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (B, W, L/4)
-            nn.Flatten(),
-            nn.Linear(width * (length // 4), 1, bias=False),  # a constant would cancel in L_C
+        self.chord = nn.Sequential(
+            nn.Linear(pitches * tracks, width), nn.LeakyReLU(0.2),
+            nn.Linear(width, width), nn.LeakyReLU(0.2),
         )
+        # A constant added to the score would cancel in L_C: no bias.
+        self.score = nn.Linear(n_bars * steps * width, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, nb, st = x.shape[:3]
-        h = self.chord(x.reshape(B, nb * st, -1))  # (B, L, W): one vector per step
-        return self.time(h.transpose(1, 2))  # (B, 1)
+        h = self.chord(x.reshape(B, nb * st, -1))  # (B, L, W): one feature vector per step
+        return self.score(h.flatten(1))  # (B, 1)
 
 
 @register("gan", "implicit")
@@ -168,8 +174,8 @@ class MuseGAN(WGANGP):
         lowest_pitch: int = 36,
         n_pitches: int = 46,
         z_dim: int = 32,
-        hidden: int = 256,
-        critic_width: int = 128,
+        hidden: int = 128,
+        critic_width: int = 64,
         gp_weight: float = 10.0,
         n_critic: int = 5,
     ):
@@ -194,9 +200,11 @@ class MuseGAN(WGANGP):
         groove ``(n, K, Z)``."""
         return self.generator.split(self.prior().sample((self._check_n(n),)))
 
-    def generate_streams(self, chords, style, melody, groove) -> torch.Tensor:
-        """:math:`G` of the four streams, on the networks' scale ``(B, bars, steps, pitches, tracks)``."""
-        return self.generate(self.generator.join(chords, style, melody, groove))
+    def generate_streams(self, chords, style, melody, groove, hard: bool = False) -> torch.Tensor:
+        """:math:`G` of the four streams, on the networks' scale ``(B, bars, steps, pitches, tracks)``:
+        one-hot rolls, or (``hard=False``) the pitch probabilities."""
+        z = self._check_codes(self.generator.join(chords, style, melody, groove))
+        return self.generator(z, hard=hard)
 
     def to_network_scale(self, x: torch.Tensor) -> torch.Tensor:
         """MIDI pitches ``(B, bars, steps, tracks)`` → one-hot ``(B, bars, steps, pitches, tracks)``."""
