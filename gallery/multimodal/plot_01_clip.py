@@ -59,7 +59,7 @@ print(f"learned temperature: {1 / clip.logit_scale.item():.3f}")
 # Which caption fits which image?
 # -------------------------------
 # One test image of each class against the ten captions of those images: the diagonal should
-# stand out. Off the diagonal, similar garments (shirt, T-shirt, pullover, coat) stay close.
+# stand out. Off the diagonal, the brighter cells pair garments of similar shape.
 first = torch.stack([torch.nonzero(y_test == k)[0, 0] for k in range(10)])
 sim = clip.eval().similarity(x_test[first], t_test[first])
 fig, ax = plt.subplots(figsize=(7, 6))

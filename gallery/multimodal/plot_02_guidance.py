@@ -55,8 +55,8 @@ history = gdl.fit(model, (x_train, c_train), steps=STEPS, batch_size=BATCH_SIZE,
 # ---------------------------
 # The same starting noise in every row, the caption ``"a thin k"`` in column :math:`k`. At
 # :math:`w = -1` the caption is ignored and the digits are whatever the noise leads to; at
-# :math:`w = 0` most obey it; as :math:`w` grows they obey it more and more emphatically, in
-# thicker, more uniform strokes.
+# :math:`w = 0` most obey it; as :math:`w` grows they obey it more often, and (the next
+# figure measures it) the samples grow more alike.
 model.eval()
 torch.manual_seed(0)
 x_T = torch.randn(10, *model.event_shape).repeat(len(WEIGHTS), 1, 1, 1)
