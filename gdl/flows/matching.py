@@ -187,7 +187,12 @@ class FlowMatching(GenerativeModel):
             ``(n, *event_shape)``: floats, or int64 levels with ``num_levels``.
         """
         n = self._check_n(n)
-        x = self._from_model(self.flow(self.base().sample((n,)), steps))
+        return self.sample_from(self.base().sample((n,)), steps)
+
+    @torch.no_grad()
+    def sample_from(self, x0: torch.Tensor, steps: int = 20) -> torch.Tensor:
+        """Samples from given noise ``x0`` ``(n, *event_shape)``, as :meth:`sample` returns them."""
+        x = self._from_model(self.flow(x0, steps))
         if self.num_levels:
             return x.floor().clamp(0, self.num_levels - 1).long()
         return x
