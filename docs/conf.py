@@ -153,6 +153,8 @@ html_theme = "sphinx_book_theme"
 html_title = "gdl: Generative Deep Learning, executable"
 html_static_path = ["_static"]
 html_css_files = ["gdl.css"]
+# Loaded before the theme's scripts (priority below the default 500).
+html_js_files = [("quiet-console.js", {"priority": 100})]
 # Without a favicon the browser asks for /favicon.ico and logs a 404 in the console.
 html_favicon = "_static/favicon.svg"
 html_theme_options = {

@@ -6,6 +6,7 @@ request to any other address is blocked and recorded, so the site must work offl
 
 import functools
 import math
+import os
 import http.server
 import re
 import threading
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-SITE = Path(__file__).resolve().parent.parent / "docs" / "_build" / "html"
+# GDL_SITE: another build to test (a noplot build, for the pages that need no gallery).
+SITE = Path(os.environ.get("GDL_SITE", Path(__file__).resolve().parent.parent / "docs" / "_build" / "html"))
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
     "--headless",
@@ -202,3 +204,67 @@ def test_taxonomy_table_is_generated_from_the_package(visit):
     for family in ("Autoregressive models", "Normalizing flows", "Energy-based models"):
         assert family in text
     assert "CausalConvARM" in text
+
+
+def _pages(*patterns):
+    return sorted({p.relative_to(SITE).as_posix() for pat in patterns for p in SITE.glob(pat)})
+
+
+#: What a reader sees first and reads longest; derived from the built site, so new chapters count.
+READING_PAGES = ["index.html", "taxonomy.html", *_pages("chapters/*.html")]
+
+OVERFLOW_JS = """() => {
+  const wide = [];
+  for (const c of document.querySelectorAll('article mjx-container[display="true"]')) {
+    const m = c.querySelector('mjx-math');
+    if (m && m.getBoundingClientRect().width > c.getBoundingClientRect().width + 1)
+      wide.push('equation: ' + c.textContent.slice(0, 60));
+  }
+  for (const p of document.querySelectorAll('article pre')) {
+    if (p.scrollWidth > p.clientWidth + 1) wide.push('code: ' + p.textContent.slice(0, 60));
+  }
+  return wide;
+}"""
+
+
+@pytest.mark.parametrize("path", READING_PAGES)
+def test_nothing_wider_than_its_column_at_1280(browser, server, path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + path, wait_until="load")
+    if page.locator("script[src*='mathjax']").count():
+        wait_for_mathjax(page)
+    wide = page.evaluate(OVERFLOW_JS)
+    page.close()
+    assert wide == [], f"{len(wide)} display equations or code blocks wider than the column"
+
+
+@pytest.mark.parametrize("path", _pages("auto_examples/*/plot_*.html"))
+def test_gallery_output_wraps(browser, server, path):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + path, wait_until="load")
+    cut = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.sphx-glr-script-out pre'))"
+        ".filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.textContent.slice(0, 60))"
+    )
+    page.close()
+    assert cut == [], f"{len(cut)} output blocks cut off"
+
+
+@pytest.mark.parametrize("path", ["index.html", "leaderboard.html", *_pages("chapters/*.html")[:1]])
+def test_no_console_message_at_all(browser, server, path):
+    """Not an error, not a warning, not a 404 for a favicon: the console stays empty."""
+    page = browser.new_page()
+    messages = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+    page.on("pageerror", lambda e: messages.append(str(e)))
+    page.on("response", lambda r: messages.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.goto(server + path, wait_until="networkidle")
+    page.close()
+    assert messages == []
+
+
+def test_api_shows_import_paths(visit):
+    page, _, _ = visit("api/latent.html")
+    signatures = " ".join(page.locator("dt.sig-object").all_inner_texts())
+    assert "gdl.latent.BetaVAE" in signatures
+    assert "gdl.latent.vae.BetaVAE" not in signatures
