@@ -189,6 +189,8 @@ def tiny_score_sde():
     from gdl.diffusion import ScoreSDE
 
     return ScoreSDE(event_shape=(1, 3, 3), num_levels=4, num_steps=10, hidden=[8]), _tiny_images()
+
+
 def tiny_guided_ddpm():
     from gdl.diffusion import GuidedDDPM
 

@@ -57,6 +57,8 @@ def audio_scraper(block, block_vars, gallery_conf, **kwargs):
     players, music.Audio.shown[:] = list(music.Audio.shown), []
     html = "\n".join(p._repr_html_() for p in players)
     return "\n\n.. raw:: html\n\n" + "\n".join("    " + line for line in html.splitlines()) + "\n\n"
+
+
 def breakable_math(tex: str) -> str:
     """Inline maths cut at its top-level ``=``, ``+``, ``-`` and relations into several ``$..$``
     pieces, so that a narrow table cell can wrap it between them (MathJax 3 cannot wrap one)."""
