@@ -52,7 +52,7 @@ __all__ = [
     "piano_roll",
 ]
 
-#: Interval classes (semitones mod 12) counted as consonant: unison/octave, thirds, fifth, sixths.
+#: Interval classes (semitones mod 12) counted as consonant. Unison/octave, thirds, fifth, sixths.
 CONSONANT_INTERVALS = (0, 3, 4, 7, 8, 9)
 #: One colour per voice (soprano, alto, tenor, bass) in every figure.
 VOICE_COLOURS = ("tab:red", "tab:orange", "tab:green", "tab:blue")

@@ -31,6 +31,7 @@ TORCH_SHORT = {
     "Module": "torch.nn.Module",
     "nn.Module": "torch.nn.Module",
     "Tensor": "torch.Tensor",
+    "np.ndarray": "numpy.ndarray",
     "torch._C.Generator": "torch.Generator",
 }
 #: Where torch's public names live, tried in turn for ``torch.<private path>.<Name>``.

@@ -10,7 +10,7 @@ About 400 chorales for soprano, alto, tenor and bass, each voice a list of notes
   far (the first such voice in S, A, T, B order), so :func:`detokenise` can deal the notes back
   to their voices.
 
-Reading the bundled MusicXML files directly with :mod:`xml.etree` takes a few seconds, against
+Reading the bundled MusicXML files directly with ``xml.etree`` takes a few seconds, against
 well over a minute through music21's own parser; the result is cached in the user's cache
 folder (``$XDG_CACHE_HOME/gdl`` or ``~/.cache/gdl``), so later loads take a fraction of a second.
 Nothing derived is stored in the repository. A fixed seeded shuffle of the chorales' names
@@ -61,19 +61,19 @@ __all__ = [
     "chorale_bars",
 ]
 
-#: The four voices, top to bottom: the order of the columns of a piano roll.
+#: The four voices from top to bottom, in the order of the columns of a piano roll.
 VOICES = ("soprano", "alto", "tenor", "bass")
 #: The piano-roll value of a silent voice (MIDI pitch 0 never occurs in the chorales).
 REST = 0
-#: Time steps per quarter note: one step is a sixteenth note.
+#: Time steps per quarter note (one step is a sixteenth note).
 STEPS_PER_QUARTER = 4
 #: The range of MIDI pitches the token vocabulary covers (the chorales use 36..81).
 LOWEST_PITCH, HIGHEST_PITCH = 33, 84
 #: The longest duration token, in steps (four whole notes); longer notes become several tokens.
 MAX_DURATION = 64
-#: Pitch token ids: 0 the boundary, 1 a rest, ``2 + p - LOWEST_PITCH`` MIDI pitch ``p``.
+#: Pitch token ids. 0 the boundary, 1 a rest, ``2 + p - LOWEST_PITCH`` MIDI pitch ``p``.
 PITCH_TOKENS = 2 + HIGHEST_PITCH - LOWEST_PITCH + 1
-#: Duration token ids: 0 the boundary, ``d`` a duration of ``d`` steps (1..MAX_DURATION).
+#: Duration token ids. 0 the boundary, ``d`` a duration of ``d`` steps (1..MAX_DURATION).
 DURATION_TOKENS = MAX_DURATION + 1
 #: Fractions of the seeded split by chorale.
 CHORALE_SPLITS = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0)}

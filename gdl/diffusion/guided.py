@@ -141,7 +141,7 @@ class GuidedDDPM(DDPM):
     def reverse(self, x_T: torch.Tensor, *, labels: torch.Tensor | None = None, guidance: float | None = None,
                 steps: int | None = None, eta: float | None = None, keep: bool = False):
         r"""The reverse process from ``x_T`` guided towards ``labels`` ``(n,)`` with weight
-        ``guidance`` (default :attr:`guidance`); ``labels=None`` samples the unconditional model.
+        ``guidance`` (default: the model's ``guidance``); ``labels=None`` samples the unconditional model.
         See :meth:`DDPM.reverse` for ``steps``, ``eta`` and ``keep``."""
         x_T = self._check_noisy(x_T, "x_T")
         c = None if labels is None else self._check_labels(labels, len(x_T))
@@ -153,7 +153,7 @@ class GuidedDDPM(DDPM):
     def sample(self, n: int, *, labels: torch.Tensor | None = None, guidance: float | None = None,
                steps: int | None = None, eta: float | None = None) -> torch.Tensor:
         """``n`` images of the given ``labels`` ``(n,)`` (default: uniformly random labels), guided
-        with weight ``guidance`` (default :attr:`guidance`); integer levels, ``(n, *event_shape)``."""
+        with weight ``guidance`` (default: the model's ``guidance``); integer levels, ``(n, *event_shape)``."""
         n = self._check_n(n)
         if labels is None:
             labels = torch.randint(0, self.num_classes, (n,), device=self.device)

@@ -47,7 +47,7 @@ def ot_pairing(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
     r"""The optimal-transport pairing of two equal batches under the squared Euclidean cost.
 
     Solves :math:`\min_\sigma \sum_i \lVert\mathbf{x}_0^{(i)} - \mathbf{x}_1^{(\sigma(i))}\rVert^2`
-    over permutations exactly (the Hungarian method, :func:`scipy.optimize.linear_sum_assignment`).
+    over permutations exactly (the Hungarian method, ``scipy.optimize.linear_sum_assignment``).
 
     Arguments:
         x0: shape ``(B, *S)``.
