@@ -204,7 +204,7 @@ def resolve(app, env, node, contnode):
         new["reftarget"] = cand
         new["refspecific"] = False
         found = domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], cand, new, contnode)
-        if found is None and cand.startswith("torch"):
+        if found is None and cand.startswith(("torch", "numpy")):
             found = intersphinx.missing_reference(app, env, new, contnode)
         if found is not None:
             return found
