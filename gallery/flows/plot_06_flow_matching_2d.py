@@ -15,7 +15,7 @@ The network learns the *average* velocity through each point, a field whose ODE 
 noise onto the data. How the pairs are drawn (the coupling) decides how straight its paths are.
 """
 # sphinx_gallery_gdl_budget = 14
-# sphinx_gallery_thumbnail_number = 2
+# sphinx_gallery_thumbnail_number = 3
 
 # %%
 # Two couplings
