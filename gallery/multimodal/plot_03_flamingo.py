@@ -14,7 +14,7 @@ before each transformer block a cross-attention layer lets the text read them, t
 Here the language model is a small GPT trained on digit captions alone; it knows what captions
 look like, ``"a thick seven"``, but not which one fits a picture.
 """
-# sphinx_gallery_gdl_budget = 8
+# sphinx_gallery_gdl_budget = 12
 # sphinx_gallery_thumbnail_number = 1
 
 # %%
