@@ -82,6 +82,20 @@ def test_bad_arguments_raise():
 
 
 # ------------------------------------------------------------------------------- data
+def test_random_rollouts_hold_each_action_for_hold_steps():
+    env = data.make_cartpole()
+    r = data.random_rollouts(env, 5, first_seed=7, hold=3)
+    env.close()
+    for actions in r.split(r.actions):
+        taken = actions[:-1]  # the last state of an episode takes no action (-1)
+        assert int(actions[-1]) == -1
+        for start in range(0, len(taken), 3):
+            block = taken[start : start + 3]
+            assert torch.all(block == block[0]), f"action changed inside a held block: {block}"
+    changes = sum(int((a[1:-1] != a[:-2]).sum()) for a in r.split(r.actions))
+    assert changes > 0  # random actions, not one action throughout
+
+
 def test_rollouts_are_seeded_and_sequences_mark_the_ending():
     r = data.cartpole_rollouts(6, seed=3)
     assert torch.equal(r.states, data.cartpole_rollouts(6, seed=3).states)

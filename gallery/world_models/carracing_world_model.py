@@ -22,6 +22,8 @@ Run it by hand, with gymnasium's Box2D extra installed::
 # --------------
 # The 96×96 colour observations become 32×32 frames with four grey levels (a mean over
 # colours, then over 3×3 blocks). Random actions are held for a few frames, so the car moves.
+import dataclasses
+
 import cma
 import gymnasium
 import matplotlib.pyplot as plt
@@ -30,7 +32,7 @@ import torch
 from torch.nn import functional as F
 
 import gdl
-from gdl.data import Rollouts
+from gdl import data
 from gdl.latent import VAE
 from gdl.world_models import MDNRNN, encode_frames, imagine, num_weights, play, sequences
 
@@ -51,25 +53,9 @@ def to_frames(obs) -> torch.Tensor:
 
 
 env = gymnasium.make("CarRacing-v3", continuous=False, max_episode_steps=MAX_STEPS)
-rng = np.random.default_rng(0)
-observations, actions, lengths, terminated = [], [], [], []
-for e in range(EPISODES):
-    obs, _ = env.reset(seed=e)
-    done, n = False, 0
-    while not done:
-        if n % HOLD == 0:
-            a = int(rng.integers(5))
-        observations.append(obs)
-        actions.append(a)
-        obs, _, term, trunc, _ = env.step(a)
-        done, n = term or trunc, n + 1
-    observations.append(obs)
-    actions.append(-1)
-    lengths.append(n)
-    terminated.append(bool(term))
-frames = to_frames(np.array(observations))
-rollouts = Rollouts(states=frames, actions=torch.tensor(actions), lengths=torch.tensor(lengths),
-                    terminated=torch.tensor(terminated))
+raw = data.random_rollouts(env, EPISODES, first_seed=0, hold=HOLD)
+frames = to_frames(raw.states)
+rollouts = dataclasses.replace(raw, states=frames)
 print(f"{len(frames)} frames from {EPISODES} episodes")
 
 # %%

@@ -29,7 +29,7 @@ import torch
 from .. import _checks as checks
 from ..train import default_seed
 
-__all__ = ["Rollouts", "cartpole_rollouts", "episode_seed", "render_cartpole", "make_cartpole", "X_THRESHOLD"]
+__all__ = ["Rollouts", "cartpole_rollouts", "random_rollouts", "episode_seed", "render_cartpole", "make_cartpole", "X_THRESHOLD"]
 
 #: CartPole ends when the cart leaves :math:`[-2.4, 2.4]` or the pole tilts past 12 degrees.
 X_THRESHOLD = 2.4
@@ -116,13 +116,35 @@ def cartpole_rollouts(episodes: int, split: str = "train", *, seed: int | None =
     episodes = checks.positive_int(episodes, "episodes")
     first = episode_seed(0, split, seed)
     env = make_cartpole(max_steps)
-    rng = np.random.default_rng(first)
+    rollouts = random_rollouts(env, episodes, first_seed=first)
+    env.close()
+    return dataclasses.replace(rollouts, states=rollouts.states.float())
+
+
+def random_rollouts(env, episodes: int, *, first_seed: int = 0, hold: int = 1) -> Rollouts:
+    """Play ``episodes`` episodes of a gymnasium environment with a discrete action space, each
+    action drawn uniformly at random and held for ``hold`` steps; the environment stays open.
+
+    Episode ``e`` starts from ``env.reset(seed=first_seed + e)``; the actions come from a NumPy
+    generator seeded with ``first_seed``, so the same arguments give the same rollouts.
+    The states are the observations as the environment gives them (CarRacing: uint8 images).
+
+    Example:
+        >>> r = random_rollouts(make_cartpole(), 2, first_seed=5)
+        >>> len(r.lengths), int(r.actions[r.lengths[0]])
+        (2, -1)
+    """
+    episodes = checks.positive_int(episodes, "episodes")
+    hold = checks.positive_int(hold, "hold")
+    rng = np.random.default_rng(first_seed)
+    num_actions = int(env.action_space.n)
     states, actions, lengths, terminated = [], [], [], []
     for e in range(episodes):
-        obs, _ = env.reset(seed=first + e)
+        obs, _ = env.reset(seed=first_seed + e)
         done, n = False, 0
         while not done:
-            a = int(rng.integers(2))
+            if n % hold == 0:
+                a = int(rng.integers(num_actions))
             states.append(obs)
             actions.append(a)
             obs, _, term, trunc, _ = env.step(a)
@@ -131,9 +153,8 @@ def cartpole_rollouts(episodes: int, split: str = "train", *, seed: int | None =
         actions.append(-1)
         lengths.append(n)
         terminated.append(bool(term))
-    env.close()
     return Rollouts(
-        states=torch.as_tensor(np.array(states), dtype=torch.float32),
+        states=torch.as_tensor(np.array(states)),
         actions=torch.tensor(actions),
         lengths=torch.tensor(lengths),
         terminated=torch.tensor(terminated),
