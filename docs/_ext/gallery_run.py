@@ -3,7 +3,8 @@
 sphinx-gallery's own ``parallel`` option runs the scripts of one section at a time: a section
 waits for the slowest script of the one before it, and with a few long scripts per section the
 cores idle for minutes. This runs every script that changed, of every section, through one pool
-of worker processes (one thread each), the longest first (by the time it took last), with the
+of worker processes (one thread each), the longest chain first (by the time each took last,
+or its budget on a first build, plus the scripts that wait for it), with the
 very function sphinx-gallery uses for a script (``generate_file_rst``): the page, the figures,
 the checksum and the script's own run time are exactly what sphinx-gallery would write. When
 sphinx-gallery then walks the gallery, every script that ran is up to date and is only linked in.
@@ -26,9 +27,11 @@ import re
 import time
 from pathlib import Path
 
+import gallery_times
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
+BUDGET = re.compile(r"^# sphinx_gallery_gdl_budget = (\d+(?:\.\d+)?)\s*$", re.MULTILINE)
 AFTER = re.compile(r'^# sphinx_gallery_gdl_after = "([^"]+)"\s*$', re.MULTILINE)
 
 
@@ -46,12 +49,34 @@ def stale_scripts(gallery: Path, out: Path, pattern: str) -> list[Path]:
     return stale
 
 
-def _last_cost(out: Path, script: Path) -> float:
+def _last_cost(out: Path, script: Path, unit: float) -> float:
+    """Seconds the script took last time; on a first build, its budget (reference units of
+    ``unit`` seconds each)."""
     cost = out / script.parent.name / f"{script.stem}.cost.json"
     try:
         return float(json.loads(cost.read_text())["time"])
     except (OSError, ValueError, KeyError):
-        return 60.0  # never run: assume a long one, so that it starts early
+        budget = BUDGET.search(script.read_text())
+        return float(budget[1]) * unit if budget else 60.0  # never run: assume a long one
+
+
+def _priorities(cost: dict[Path, float], waits: dict[Path, set[Path]]) -> dict[Path, float]:
+    """Each script's cost plus the longest chain of scripts that wait for it (its critical path).
+
+    Starting the script with the longest chain first keeps a model that others load from the
+    cache (the DDPM, say) from being trained last, with its followers idling a core after it.
+    """
+    rank: dict[Path, float] = {}
+
+    def chain(script: Path) -> float:
+        if script not in rank:
+            followers = [s for s, before in waits.items() if script in before]
+            rank[script] = cost[script] + max((chain(s) for s in followers), default=0.0)
+        return rank[script]
+
+    for script in cost:
+        chain(script)
+    return rank
 
 
 def _dependencies(script: Path, all_scripts: list[Path]) -> set[Path]:
@@ -81,17 +106,19 @@ def run(app) -> None:
     if not todo:
         return
     waits = {s: _dependencies(s, todo) for s in todo}
-    cost = {s: _last_cost(out, s) for s in todo}
+    unit = gallery_times.read_reference(srcdir) or 1.0  # timed at the start of this build
+    cost = {s: _last_cost(out, s, unit) for s in todo}
+    priority = _priorities(cost, waits)
     for script in todo:  # the folders and thumbnails folder, made before any worker writes there
         (out / script.parent.name / "images" / "thumb").mkdir(parents=True, exist_ok=True)
-    logger.info(f"running {len(todo)} gallery scripts on {jobs} processes, longest first")
+    logger.info(f"running {len(todo)} gallery scripts on {jobs} processes, longest chain first")
     executor = get_reusable_executor(max_workers=jobs)
     running, done = {}, set()
     start = time.perf_counter()
 
     def submit_ready():
         ready = [s for s in todo if s not in done and s not in running.values() and waits[s] <= done]
-        for script in sorted(ready, key=lambda s: -cost[s])[: jobs - len(running)]:
+        for script in sorted(ready, key=lambda s: -priority[s])[: jobs - len(running)]:
             future = executor.submit(generate_file_rst, script.name, str(out / script.parent.name),
                                      str(script.parent), conf)
             running[future] = script

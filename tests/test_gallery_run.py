@@ -1,0 +1,31 @@
+"""The order in which the build runs the gallery's scripts (docs/_ext/gallery_run.py)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+gallery_run = pytest.importorskip("gallery_run")  # needs sphinx, the docs extra
+
+
+def test_a_script_others_wait_for_ranks_by_its_whole_chain():
+    ddpm, ddim, fm, long_alone = (Path(f"{name}.py") for name in ("ddpm", "ddim", "fm", "long"))
+    cost = {ddpm: 50.0, ddim: 20.0, fm: 60.0, long_alone: 100.0}
+    waits = {ddpm: set(), ddim: {ddpm}, fm: {ddpm}, long_alone: set()}
+    rank = gallery_run._priorities(cost, waits)
+    assert rank[ddpm] == 50.0 + 60.0  # itself, then the longer of its two followers
+    assert rank[fm] == 60.0 and rank[long_alone] == 100.0
+    assert max(rank, key=rank.get) == ddpm  # it starts first, though the lone script is longer
+
+
+def test_a_first_build_orders_scripts_by_their_budgets(tmp_path):
+    script = tmp_path / "gallery" / "sec" / "plot_01_x.py"
+    script.parent.mkdir(parents=True)
+    script.write_text('"""x"""\n# sphinx_gallery_gdl_budget = 20\n')
+    out = tmp_path / "auto_examples"
+    assert gallery_run._last_cost(out, script, unit=4.0) == 80.0  # no cost file yet: 20 units of 4 s
+    (out / "sec").mkdir(parents=True)
+    (out / "sec" / "plot_01_x.cost.json").write_text('{"time": 33.5}')
+    assert gallery_run._last_cost(out, script, unit=4.0) == 33.5  # then the time it took last
