@@ -91,7 +91,7 @@ class FlowMatching(GenerativeModel):
         num_levels: integer pixels ``0 .. num_levels - 1``, dequantized; ``None`` for real data.
         prediction: ``"velocity"`` (the network outputs :math:`\mathbf{v}_\theta`) or, with
             ``num_levels``, ``"levels"``: the network outputs logits over the grey levels of every
-            pixel, as :class:`gdl.diffusion.DDPM` with ``prediction="levels"`` does (see below).
+            pixel, as :class:`gdl.diffusion.ddpm.DDPM` with ``prediction="levels"`` does (see below).
 
     With ``prediction="levels"`` the data are the levels' centres
     :math:`c_k = (2k+1)/L - 1` (no dequantization noise, as for the DDPM), and since
