@@ -105,3 +105,41 @@ def test_sample_is_on_the_levels_and_loss_has_gradients():
     assert s.dtype == torch.long and s.min() >= 0 and s.max() <= 4
     model.loss(x).backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_the_level_posterior_of_a_zero_network_is_exact_for_uniform_levels():
+    # The last layer starts at zero, so an untrained model's posterior is N(x_t; t c_k, (1-t)^2)
+    # normalised over k: exact when every level is equally likely. Its flow must then carry the
+    # noise to each level equally often, and its bound must reach log P(x) = -D log L.
+    torch.manual_seed(0)
+    L, shape = 3, (1, 1, 2)
+    model = FlowMatching(event_shape=shape, hidden=[4], num_levels=L, prediction="levels")
+    s = model.sample(6000, steps=50)
+    share = torch.bincount(s.flatten(), minlength=L).float() / s.numel()
+    assert torch.allclose(share, torch.full((L,), 1 / L), atol=0.02)
+    x = torch.randint(0, L, (400, *shape))
+    log_p = model.dequantized_log_prob(x, steps=40)  # one draw each of a bound on log P(x)
+    assert abs(log_p.mean().item() + 2 * math.log(L)) < 0.05
+
+
+def test_an_euler_step_that_ends_at_t_1_lands_on_the_predicted_levels():
+    model = FlowMatching(event_shape=(1, 2, 2), hidden=[8], num_levels=5, prediction="levels")
+    x = torch.randint(0, 5, (16, 1, 2, 2))
+    model.loss(x).backward()
+    assert all(p.grad is not None for p in model.parameters())
+    x0 = torch.randn(7, 1, 2, 2)
+    end = model._from_model(model.flow(x0, steps=4)) - 0.5  # on the integer scale, centres at k
+    assert end.min() >= -1e-4 and end.max() <= 4 + 1e-4  # a mean of the levels' centres
+    path = model.flow(x0, steps=4, keep=True)
+    t = torch.full((7,), 0.75)
+    assert torch.allclose(path[-1], model.predict_x1(path[-2], t), atol=1e-6)
+
+
+def test_levels_prediction_needs_levels_and_has_no_density_on_the_integer_scale():
+    import pytest
+
+    with pytest.raises(ValueError, match="num_levels"):
+        FlowMatching(event_shape=(2,), prediction="levels")
+    model = FlowMatching(event_shape=(1, 2, 2), hidden=[8], num_levels=5, prediction="levels")
+    with pytest.raises(ValueError, match="dequantized_log_prob"):
+        model.log_prob(torch.rand(3, 1, 2, 2) * 5)

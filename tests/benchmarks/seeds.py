@@ -9,6 +9,10 @@ standard deviation, the order of the models by FD under each seed, and each scri
 
     python tests/benchmarks/seeds.py                      # the digits scripts, seeds 0 1 2
     python tests/benchmarks/seeds.py gallery/flows/plot_02_flows_digits.py --seeds 0 1 2 3
+    python tests/benchmarks/seeds.py gallery/diffusion/plot_04_flow_matching_digits.py --grep FD
+
+``--grep`` also prints, per seed, the lines of a script's output that match a regular
+expression (numbers a script prints but does not record, such as FD against sampling steps).
 
 ``make seeds`` runs the default set. It takes about a quarter of an hour on two cores.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -39,9 +44,10 @@ DEFAULT_SCRIPTS = [
 ]
 
 
-def run(script: Path, seed: int, results: Path, cache: Path) -> float:
+def run(script: Path, seed: int, results: Path, cache: Path, output: list[str] | None = None) -> float:
     """Run ``script`` under ``seed``, its rows going to ``results`` and the weights it trains
-    to ``cache`` (shared by the scripts of one sweep, as in one build); return seconds."""
+    to ``cache`` (shared by the scripts of one sweep, as in one build); return seconds. The
+    lines the script printed are appended to ``output`` when it is given."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg", PYTHONHASHSEED="0")
     env[RESULTS_ENV] = str(results)  # where gdl.results.record() writes the script's rows
     env["GDL_CACHE_DIR"] = str(cache)
@@ -51,6 +57,8 @@ def run(script: Path, seed: int, results: Path, cache: Path) -> float:
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"{script} failed with seed {seed}:\n{done.stderr[-3000:]}")
+    if output is not None:
+        output.extend(done.stdout.splitlines())
     return seconds
 
 
@@ -65,6 +73,7 @@ def main(argv=None) -> None:
     parser.add_argument("scripts", nargs="*", default=DEFAULT_SCRIPTS, help="gallery scripts")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--json", type=Path, help="also write every row here")
+    parser.add_argument("--grep", type=re.compile, help="also print each run's output lines that match this")
     args = parser.parse_args(argv)
 
     rows: dict[tuple[str, str], dict[int, dict]] = {}  # (dataset, model) -> seed -> row
@@ -76,9 +85,13 @@ def main(argv=None) -> None:
                 sys.exit(f"no such gallery script: {name}")
             for seed in args.seeds:
                 results = Path(tmp) / f"{script.stem}-{seed}"
-                seconds = run(script, seed, results, Path(tmp) / "weights")
+                output: list[str] = []
+                seconds = run(script, seed, results, Path(tmp) / "weights", output)
                 times.setdefault(name, []).append(seconds)
                 print(f"{name} seed {seed}: {seconds:.1f} s", flush=True)
+                for line in output if args.grep else ():
+                    if args.grep.search(line):
+                        print(f"  seed {seed} | {line}", flush=True)
                 for row in load_results(results):
                     rows.setdefault((row["dataset"], row["model"]), {})[seed] = row
 
