@@ -38,7 +38,13 @@ NOISE_MODES = ("random", "const", "none")
 
 
 def modulated_conv2d(
-    x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, *, demodulate: bool = True, eps: float = 1e-8
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    *,
+    demodulate: bool = True,
+    fused: bool = True,
+    eps: float = 1e-8,
 ) -> torch.Tensor:
     r"""A convolution whose weights each example scales by its own style, as one grouped convolution.
 
@@ -48,6 +54,10 @@ def modulated_conv2d(
         styles: :math:`\mathbf{s}` ``(B, C_in)``, one scale per example and input channel.
         demodulate: divide each example's output channel weights by their norm (see the module
             docstring); the output then does not change when a style is multiplied by a constant.
+        fused: build every example's weights and run the batch as one grouped convolution
+            (``groups=B``). ``False`` computes the same thing by scaling the *inputs* by the style
+            and the outputs by the demodulation factors around one shared convolution, which is
+            faster for training on a CPU (StyleGAN2's own code switches the same way).
         eps: :math:`\epsilon`.
 
     Returns:
@@ -61,6 +71,13 @@ def modulated_conv2d(
     """
     b, c_in, h, w = x.shape
     c_out, _, k, _ = weight.shape
+    if not fused:
+        y = F.conv2d(x * styles[:, :, None, None], weight, padding=k // 2)  # (B, C_out, H, W)
+        if demodulate:
+            # sum_{j,k} (s_j w_ojk)^2 = sum_j s_j^2 (sum_k w_ojk^2), for every example b and output o
+            d = torch.rsqrt(styles.pow(2) @ weight.pow(2).sum((2, 3)).T + eps)  # (B, C_out)
+            y = y * d[:, :, None, None]
+        return y
     wts = weight[None] * styles[:, None, :, None, None]  # (B, C_out, C_in, k, k)
     if demodulate:
         wts = wts * torch.rsqrt(wts.pow(2).sum((2, 3, 4), keepdim=True) + eps)
@@ -102,7 +119,7 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w)  # (B, C_in)
-        y = modulated_conv2d(x, self.weight * self.scale, styles, demodulate=self.demodulate)
+        y = modulated_conv2d(x, self.weight * self.scale, styles, demodulate=self.demodulate, fused=not self.training)
         return y + self.bias.view(1, -1, 1, 1)
 
 
@@ -129,18 +146,20 @@ class _StyleLayer(nn.Module):
 
 class SynthesisNetwork(nn.Module):
     """A learned ``start × start`` constant, one style layer there, two per doubling, and a
-    ``to_rgb`` per resolution whose images are summed (upsampled) into the output."""
+    ``to_rgb`` per resolution whose images are summed (upsampled) into the output.
+    ``channels[i]`` is the number of channels at resolution ``start * 2**i``."""
 
-    def __init__(self, w_dim: int, width: int, start: int, num_growths: int):
+    def __init__(self, w_dim: int, channels: Sequence[int], start: int):
         super().__init__()
-        self.const = nn.Parameter(torch.randn(width, start, start))
-        layers, to_rgb = [_StyleLayer(width, width, w_dim, start, False)], []
+        self.const = nn.Parameter(torch.randn(channels[0], start, start))
+        layers = [_StyleLayer(channels[0], channels[0], w_dim, start, False)]
         self.rgb_after = [0]  # the index of the layer whose output (and style) each to_rgb reads
-        for i in range(num_growths):
-            r = start * 2 ** (i + 1)
-            layers += [_StyleLayer(width, width, w_dim, r, True), _StyleLayer(width, width, w_dim, r, False)]
+        for i in range(1, len(channels)):
+            r = start * 2**i
+            layers += [_StyleLayer(channels[i - 1], channels[i], w_dim, r, True),
+                       _StyleLayer(channels[i], channels[i], w_dim, r, False)]
             self.rgb_after.append(len(layers) - 1)
-        to_rgb = [ModulatedConv2d(width, 1, 1, w_dim, demodulate=False) for _ in self.rgb_after]
+        to_rgb = [ModulatedConv2d(c, 1, 1, w_dim, demodulate=False) for c in channels]
         self.layers, self.to_rgb = nn.ModuleList(layers), nn.ModuleList(to_rgb)
 
     @property
@@ -162,16 +181,18 @@ class SynthesisNetwork(nn.Module):
 
 
 class _Discriminator(nn.Module):
-    """``from_rgb``, one halving block per doubling, minibatch std, a 3×3 convolution, two dense layers."""
+    """``from_rgb``, one halving block per doubling, minibatch std, a 3×3 convolution, two dense
+    layers; ``channels`` as for the synthesis network, read from the top resolution down."""
 
-    def __init__(self, width: int, start: int, num_growths: int):
+    def __init__(self, channels: Sequence[int], start: int):
         super().__init__()
-        self.from_rgb = EqualizedConv2d(1, width, 1)
-        self.blocks = nn.Sequential(*[_DiscriminatorBlock(width, width) for _ in range(num_growths)])
+        self.from_rgb = EqualizedConv2d(1, channels[-1], 1)
+        self.blocks = nn.Sequential(*[_DiscriminatorBlock(channels[i], channels[i - 1])
+                                      for i in reversed(range(1, len(channels)))])
         self.minibatch_std = MinibatchStd()
-        self.conv = EqualizedConv2d(width + 1, width)
-        self.dense = EqualizedLinear(width * start * start, width)
-        self.out = EqualizedLinear(width, 1, gain=1.0)
+        self.conv = EqualizedConv2d(channels[0] + 1, channels[0])
+        self.dense = EqualizedLinear(channels[0] * start * start, channels[0])
+        self.out = EqualizedLinear(channels[0], 1, gain=1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(_lrelu(self.from_rgb(x)))  # (B, C, start, start)
@@ -202,11 +223,14 @@ class StyleGAN(GAN):
         event_shape: ``(1, s, s)`` with :math:`s = \text{start}\cdot 2^k`, e.g. ``(1, 28, 28)``.
         num_levels: grey levels of the data.
         latent_dim: size of :math:`\mathbf{z}` and of :math:`\mathbf{w}`.
-        width: channels of every layer.
+        width: channels at the start resolution, halved at each doubling (but not below
+            ``min(width, 8)``); the discriminator mirrors them.
         start_resolution: side of the learned constant (7 for 28×28 images).
         mapping_layers: layers of the mapping network.
         mixing_prob: probability of style mixing in a training batch.
         r1_gamma: :math:`\gamma` of the :math:`R_1` penalty (0: none).
+        r1_every: apply the penalty on every ``r1_every``-th step only, multiplied by
+            ``r1_every`` (StyleGAN2's lazy regularisation: the same penalty on average, cheaper).
         w_avg_beta: decay of the running mean :math:`\bar{\mathbf{w}}`.
 
     Example:
@@ -238,6 +262,7 @@ class StyleGAN(GAN):
         mapping_layers: int = 4,
         mixing_prob: float = 0.9,
         r1_gamma: float = 0.1,
+        r1_every: int = 4,
         w_avg_beta: float = 0.995,
     ):
         event_shape = checks.event_shape(event_shape, ndim=3)
@@ -252,19 +277,23 @@ class StyleGAN(GAN):
         latent_dim = checks.positive_int(latent_dim, "latent_dim")
         width = checks.positive_int(width, "width")
         num_growths = int(math.log2(ratio))
+        channels = [max(width >> i, min(width, 8)) for i in range(num_growths + 1)]
         super().__init__(
             event_shape, latent_dim, num_levels=num_levels,
             generator=nn.ModuleDict({
                 "mapping": MappingNetwork(latent_dim, latent_dim, checks.positive_int(mapping_layers, "mapping_layers")),
-                "synthesis": SynthesisNetwork(latent_dim, width, start, num_growths),
+                "synthesis": SynthesisNetwork(latent_dim, channels, start),
             }),
-            discriminator=_Discriminator(width, start, num_growths),
+            discriminator=_Discriminator(channels, start),
         )
-        self.width, self.start_resolution = width, start
+        self.width, self.channels, self.start_resolution = width, channels, start
         self.mixing_prob = checks.number(mixing_prob, "mixing_prob", low=0.0, high=1.0)
         self.r1_gamma = checks.number(r1_gamma, "r1_gamma", low=0.0)
+        self.r1_every = checks.positive_int(r1_every, "r1_every")
         self.w_avg_beta = checks.number(w_avg_beta, "w_avg_beta", low=0.0, high=1.0)
         self.register_buffer("w_avg", torch.zeros(latent_dim))
+        #: Training steps taken so far (the clock of the lazy :math:`R_1` penalty).
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
     @property
     def num_ws(self) -> int:
@@ -316,14 +345,22 @@ class StyleGAN(GAN):
 
     # ------------------------------------------------------------------ losses
     def discriminator_loss(self, x, fake, c=None) -> torch.Tensor:
-        r""":math:`L_D` of :class:`GAN` plus the :math:`R_1` penalty on the real images."""
-        x = x.detach().requires_grad_(self.r1_gamma > 0)
+        r""":math:`L_D` of :class:`GAN` plus, on the steps that take it, the :math:`R_1` penalty
+        on the real images."""
+        penalise = self.r1_gamma > 0 and int(self.steps_done) % self.r1_every == 0
+        x = x.detach().requires_grad_(penalise)
         real_logits = self.discriminate(x)
         loss = F.softplus(-real_logits).mean() + F.softplus(self.discriminate(fake)).mean()
-        if self.r1_gamma > 0:
+        if penalise:
             (grad,) = torch.autograd.grad(real_logits.sum(), x, create_graph=True)
-            loss = loss + self.r1_gamma / 2 * grad.pow(2).sum((1, 2, 3)).mean()
+            loss = loss + self.r1_every * self.r1_gamma / 2 * grad.pow(2).sum((1, 2, 3)).mean()
         return loss
+
+    def train_step(self, batch, optimizer) -> dict[str, float]:
+        """One discriminator and one generator update (see :class:`GAN`), then the clock moves."""
+        logs = super().train_step(batch, optimizer)
+        self.steps_done += 1
+        return logs
 
     @torch.no_grad()
     def sample(self, n: int, *, psi: float = 1.0, noise_mode: str = "random") -> torch.Tensor:
