@@ -10,7 +10,7 @@ from gdl.gan import EqualizedConv2d, MinibatchStd, PixelNorm, ProGAN
 
 def _model(**kwargs):
     torch.manual_seed(0)
-    return ProGAN(event_shape=(1, 8, 8), num_levels=17, latent_dim=5, width=6, phase_steps=10, **kwargs)
+    return ProGAN(event_shape=(1, 8, 8), num_levels=17, latent_dim=5, width=16, phase_steps=10, **kwargs)
 
 
 def test_fade_in_at_alpha_0_is_the_upsampled_lower_resolution_and_at_alpha_1_the_new_block():
@@ -22,7 +22,7 @@ def test_fade_in_at_alpha_0_is_the_upsampled_lower_resolution_and_at_alpha_1_the
         assert torch.equal(faded_out, F.interpolate(low, scale_factor=2, mode="nearest"))
         # alpha = 1: the new block and its to_rgb alone, computed here by hand
         g, level = model.generator, resolution.bit_length() - 2
-        h = g.norm(F.leaky_relu(g.conv(g.norm(F.leaky_relu(g.project(g.norm(z)).view(7, 6, 2, 2), 0.2))), 0.2))
+        h = g.norm(F.leaky_relu(g.conv(g.norm(F.leaky_relu(g.project(g.norm(z)).view(7, 16, 2, 2), 0.2))), 0.2))
         for block in g.blocks[:level]:
             h = block(h)
         assert torch.allclose(model.generate(z, resolution=resolution, alpha=1.0), g.to_rgb[level](h), atol=1e-6)

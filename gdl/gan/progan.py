@@ -29,7 +29,7 @@ from .. import _checks as checks
 from ..taxonomy import register
 from .minimax import GAN
 
-__all__ = ["ProGAN", "EqualizedLinear", "EqualizedConv2d", "PixelNorm", "MinibatchStd"]
+__all__ = ["ProGAN", "EqualizedLinear", "EqualizedConv2d", "PixelNorm", "MinibatchStd", "R1Penalty"]
 
 
 class EqualizedLinear(nn.Module):
@@ -122,34 +122,35 @@ def _lrelu(x: torch.Tensor) -> torch.Tensor:
 
 
 class _GeneratorBlock(nn.Module):
-    """Double the resolution (nearest neighbour), then two 3×3 convolutions, each with pixel norm."""
+    """Double the resolution (nearest neighbour), then a 3×3 convolution with pixel norm (the
+    paper has two per block; one is enough at 8×8 and halves the cost)."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.conv1 = EqualizedConv2d(in_channels, out_channels)
-        self.conv2 = EqualizedConv2d(out_channels, out_channels)
+        self.conv = EqualizedConv2d(in_channels, out_channels)
         self.norm = PixelNorm()
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = F.interpolate(h, scale_factor=2, mode="nearest")
-        return self.norm(_lrelu(self.conv2(self.norm(_lrelu(self.conv1(h))))))
+        return self.norm(_lrelu(self.conv(h)))
 
 
 class ProgressiveGenerator(nn.Module):
     r"""The generator: :math:`\mathbf{z}` to a ``start × start`` map, then one block per doubling.
 
     Each resolution has its own ``to_rgb`` (a 1×1 convolution to one channel), used while that
-    resolution is the output or is faded out.
+    resolution is the output or is faded out. ``channels[i]`` is the number of channels at
+    resolution ``start * 2**i``.
     """
 
-    def __init__(self, latent_dim: int, width: int, start: int, num_blocks: int):
+    def __init__(self, latent_dim: int, channels: Sequence[int], start: int):
         super().__init__()
-        self.start, self.width = start, width
+        self.start, self.width = start, channels[0]
         self.norm = PixelNorm()
-        self.project = EqualizedLinear(latent_dim, width * start * start, gain=math.sqrt(2) / 4)
-        self.conv = EqualizedConv2d(width, width)
-        self.blocks = nn.ModuleList([_GeneratorBlock(width, width) for _ in range(num_blocks)])
-        self.to_rgb = nn.ModuleList([EqualizedConv2d(width, 1, 1, gain=1.0) for _ in range(num_blocks + 1)])
+        self.project = EqualizedLinear(latent_dim, channels[0] * start * start, gain=math.sqrt(2) / 4)
+        self.conv = EqualizedConv2d(channels[0], channels[0])
+        self.blocks = nn.ModuleList([_GeneratorBlock(a, b) for a, b in zip(channels, channels[1:])])
+        self.to_rgb = nn.ModuleList([EqualizedConv2d(c, 1, 1, gain=1.0) for c in channels])
 
     def forward(self, z: torch.Tensor, level: int, alpha: float) -> torch.Tensor:
         """Images at resolution ``start * 2**level``; the newest block weighted by ``alpha``."""
@@ -167,25 +168,26 @@ class ProgressiveGenerator(nn.Module):
 
 
 class _DiscriminatorBlock(nn.Module):
-    """Two 3×3 convolutions, then halve the resolution (average pooling)."""
+    """A 3×3 convolution, then halve the resolution (average pooling)."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.conv1 = EqualizedConv2d(in_channels, in_channels)
-        self.conv2 = EqualizedConv2d(in_channels, out_channels)
+        self.conv = EqualizedConv2d(in_channels, out_channels)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(_lrelu(self.conv2(_lrelu(self.conv1(h)))), 2)
+        return F.avg_pool2d(_lrelu(self.conv(h)), 2)
 
 
 class ProgressiveDiscriminator(nn.Module):
     """The mirror image: ``from_rgb`` at the input's resolution, halving blocks, then a head at
     ``start × start`` that sees the minibatch standard deviation."""
 
-    def __init__(self, width: int, start: int, num_blocks: int):
+    def __init__(self, channels: Sequence[int], start: int):
         super().__init__()
-        self.from_rgb = nn.ModuleList([EqualizedConv2d(1, width, 1) for _ in range(num_blocks + 1)])
-        self.blocks = nn.ModuleList([_DiscriminatorBlock(width, width) for _ in range(num_blocks)])
+        width = channels[0]
+        self.from_rgb = nn.ModuleList([EqualizedConv2d(1, c, 1) for c in channels])
+        # blocks[i] halves resolution start * 2**(i + 1), going from channels[i + 1] to channels[i]
+        self.blocks = nn.ModuleList([_DiscriminatorBlock(b, a) for a, b in zip(channels, channels[1:])])
         self.minibatch_std = MinibatchStd()
         self.conv = EqualizedConv2d(width + 1, width)
         self.dense = EqualizedLinear(width * start * start, width)
@@ -205,8 +207,34 @@ class ProgressiveDiscriminator(nn.Module):
         return self.out(_lrelu(self.dense(h.flatten(1))))
 
 
+class R1Penalty:
+    r"""The :math:`R_1` penalty on the discriminator, applied lazily; a mix-in for a :class:`GAN`.
+
+    .. math::
+
+        L_D \leftarrow L_D + \frac{\gamma}{2}\,\mathbb{E}_{p_\text{data}}\big\lVert\nabla_\mathbf{x}\ell(\mathbf{x})\big\rVert^2
+
+    pushes the discriminator's gradient on the real data to zero, which damps the oscillations
+    of the non-saturating game (Mescheder et al., 2018). It is added on every ``r1_every``-th
+    step only, multiplied by ``r1_every`` (StyleGAN2's lazy regularisation: the same penalty on
+    average, at a fraction of the cost of the second-order gradient). The model sets
+    ``r1_gamma``, ``r1_every`` and counts its steps in a buffer ``steps_done``.
+    """
+
+    def discriminator_loss(self, x, fake, c=None) -> torch.Tensor:
+        """The discriminator's loss, plus the penalty on the steps that take it."""
+        penalise = self.r1_gamma > 0 and int(self.steps_done) % self.r1_every == 0
+        x = x.detach().requires_grad_(penalise)
+        real_logits = self.discriminate(x)
+        loss = F.softplus(-real_logits).mean() + F.softplus(self.discriminate(fake)).mean()
+        if penalise:
+            (grad,) = torch.autograd.grad(real_logits.sum(), x, create_graph=True)
+            loss = loss + self.r1_every * self.r1_gamma / 2 * grad.pow(2).sum((1, 2, 3)).mean()
+        return loss
+
+
 @register("gan", "implicit")
-class ProGAN(GAN):
+class ProGAN(R1Penalty, GAN):
     r"""A progressively grown GAN for 1-channel square images.
 
     Training runs through phases of ``phase_steps`` steps each: the start resolution alone,
@@ -217,16 +245,21 @@ class ProGAN(GAN):
     resumes it at the right stage. The real images are shown to the discriminator at the
     current resolution (average pooling), blended across a fade-in like the fakes.
 
-    The losses are the non-saturating ones of :class:`GAN`; samples are always returned at full
-    size (a model still at a low resolution is upsampled by repeating pixels).
+    The losses are the non-saturating ones of :class:`GAN`, with the :math:`R_1` penalty of
+    :class:`R1Penalty` (where the paper uses the Wasserstein loss with a gradient penalty);
+    samples are always returned at full size (a model still at a low resolution is upsampled
+    by repeating pixels).
 
     Arguments:
         event_shape: ``(1, s, s)`` with :math:`s = \text{start}\cdot 2^k`.
         num_levels: grey levels of the data.
         latent_dim: size of :math:`\mathbf{z}`.
-        width: channels of every layer.
+        width: channels at the start resolution, halved at each doubling (but not below
+            ``min(width, 8)``); the discriminator mirrors them.
         start_resolution: the side of the first, smallest images.
         phase_steps: training steps of each phase.
+        r1_gamma: :math:`\gamma` of the :math:`R_1` penalty (0: none).
+        r1_every: steps between two applications of the penalty.
 
     Example:
         >>> import torch
@@ -251,10 +284,12 @@ class ProGAN(GAN):
         event_shape: Sequence[int] = (1, 8, 8),
         num_levels: int = 17,
         latent_dim: int = 32,
-        width: int = 32,
+        width: int = 64,
         *,
         start_resolution: int = 2,
         phase_steps: int = 500,
+        r1_gamma: float = 1.0,
+        r1_every: int = 4,
     ):
         event_shape = checks.event_shape(event_shape, ndim=3)
         start = checks.positive_int(start_resolution, "start_resolution")
@@ -268,13 +303,16 @@ class ProGAN(GAN):
         width = checks.positive_int(width, "width")
         latent_dim = checks.positive_int(latent_dim, "latent_dim")
         self.num_growths = int(math.log2(ratio))
+        channels = [max(width >> i, min(width, 8)) for i in range(self.num_growths + 1)]
         super().__init__(
             event_shape, latent_dim, num_levels=num_levels,
-            generator=ProgressiveGenerator(latent_dim, width, start, self.num_growths),
-            discriminator=ProgressiveDiscriminator(width, start, self.num_growths),
+            generator=ProgressiveGenerator(latent_dim, channels, start),
+            discriminator=ProgressiveDiscriminator(channels, start),
         )
-        self.start_resolution, self.width = start, width
+        self.start_resolution, self.width, self.channels = start, width, channels
         self.phase_steps = checks.positive_int(phase_steps, "phase_steps")
+        self.r1_gamma = checks.number(r1_gamma, "r1_gamma", low=0.0)
+        self.r1_every = checks.positive_int(r1_every, "r1_every")
         #: Training steps taken so far: the schedule's clock.
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from .. import _checks as checks
 from ..taxonomy import register
 from .minimax import GAN
-from .progan import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, _DiscriminatorBlock, _lrelu
+from .progan import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, R1Penalty, _DiscriminatorBlock, _lrelu
 
 __all__ = ["StyleGAN", "MappingNetwork", "ModulatedConv2d", "modulated_conv2d"]
 
@@ -201,7 +201,7 @@ class _Discriminator(nn.Module):
 
 
 @register("gan", "implicit")
-class StyleGAN(GAN):
+class StyleGAN(R1Penalty, GAN):
     r"""A style-based generator (StyleGAN2) for 1-channel square images.
 
     :math:`\mathbf{w} = f(\mathbf{z})` feeds every layer of the synthesis network (see the module
@@ -215,9 +215,8 @@ class StyleGAN(GAN):
         \mathbf{w}' = \bar{\mathbf{w}} + \psi\,(\mathbf{w} - \bar{\mathbf{w}}),
 
     trading variety (:math:`\psi \to 0`: every sample is the mean image) for typicality. The
-    losses are the non-saturating ones of :class:`GAN`, with the :math:`R_1` penalty
-    :math:`\frac{\gamma}{2}\mathbb{E}_{p_\text{data}}\lVert\nabla_\mathbf{x}\ell(\mathbf{x})\rVert^2`
-    on the discriminator.
+    losses are the non-saturating ones of :class:`GAN`, with the lazy :math:`R_1` penalty of
+    :class:`~gdl.gan.progan.R1Penalty` on the discriminator.
 
     Arguments:
         event_shape: ``(1, s, s)`` with :math:`s = \text{start}\cdot 2^k`, e.g. ``(1, 28, 28)``.
@@ -229,8 +228,7 @@ class StyleGAN(GAN):
         mapping_layers: layers of the mapping network.
         mixing_prob: probability of style mixing in a training batch.
         r1_gamma: :math:`\gamma` of the :math:`R_1` penalty (0: none).
-        r1_every: apply the penalty on every ``r1_every``-th step only, multiplied by
-            ``r1_every`` (StyleGAN2's lazy regularisation: the same penalty on average, cheaper).
+        r1_every: steps between two applications of the penalty.
         w_avg_beta: decay of the running mean :math:`\bar{\mathbf{w}}`.
 
     Example:
@@ -344,18 +342,6 @@ class StyleGAN(GAN):
         return self.synthesize(ws)
 
     # ------------------------------------------------------------------ losses
-    def discriminator_loss(self, x, fake, c=None) -> torch.Tensor:
-        r""":math:`L_D` of :class:`GAN` plus, on the steps that take it, the :math:`R_1` penalty
-        on the real images."""
-        penalise = self.r1_gamma > 0 and int(self.steps_done) % self.r1_every == 0
-        x = x.detach().requires_grad_(penalise)
-        real_logits = self.discriminate(x)
-        loss = F.softplus(-real_logits).mean() + F.softplus(self.discriminate(fake)).mean()
-        if penalise:
-            (grad,) = torch.autograd.grad(real_logits.sum(), x, create_graph=True)
-            loss = loss + self.r1_every * self.r1_gamma / 2 * grad.pow(2).sum((1, 2, 3)).mean()
-        return loss
-
     def train_step(self, batch, optimizer) -> dict[str, float]:
         """One discriminator and one generator update (see :class:`GAN`), then the clock moves."""
         logs = super().train_step(batch, optimizer)
