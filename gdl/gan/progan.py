@@ -240,7 +240,7 @@ class ProGAN(R1Penalty, GAN):
     Training runs through phases of ``phase_steps`` steps each: the start resolution alone,
     then for every doubling a fade-in (:math:`\alpha` rising linearly from 0 to 1) followed by
     a stable phase at the new resolution; the last stable phase lasts until training ends.
-    The model counts its own steps in a buffer (:attr:`steps_done`), so one call of
+    The model counts its own steps in a buffer, ``steps_done``, so one call of
     :func:`gdl.fit` runs the whole schedule, and a checkpoint or the cache of trained weights
     resumes it at the right stage. The real images are shown to the discriminator at the
     current resolution (average pooling), blended across a fade-in like the fakes.
@@ -276,7 +276,7 @@ class ProGAN(R1Penalty, GAN):
         stability, and variation", ICLR 2018. https://arxiv.org/abs/1710.10196
     """
 
-    #: Adam's betas as in Karras et al. (2018): no momentum.
+    #: Adam's betas as in Karras et al. (2018), without momentum.
     betas = (0.0, 0.99)
 
     def __init__(
