@@ -48,6 +48,8 @@ _NAMES = {
     "WGANGP": "gan",
     "MuseGAN": "gan",
     "ConditionalGAN": "gan",
+    "ProGAN": "gan",
+    "StyleGAN": "gan",
     "EBM": "energy",
     "NCSN": "diffusion",
     "DDPM": "diffusion",

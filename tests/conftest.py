@@ -145,6 +145,22 @@ def tiny_musegan():
     return model, data
 
 
+def tiny_progan():
+    from gdl.gan import ProGAN
+
+    # one step per phase: the four contract steps pass through 2x2, the fade-in and 4x4
+    model = ProGAN(event_shape=(1, 4, 4), num_levels=4, latent_dim=3, width=4, phase_steps=1)
+    return model, torch.randint(0, 4, (16, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+
+
+def tiny_stylegan():
+    from gdl.gan import StyleGAN
+
+    model = StyleGAN(event_shape=(1, 4, 4), num_levels=4, latent_dim=3, width=4, start_resolution=2,
+                     mapping_layers=2, mixing_prob=0.5)
+    return model, torch.randint(0, 4, (16, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+
+
 def tiny_conditional_gan():
     from gdl.gan import ConditionalGAN
 
@@ -219,6 +235,8 @@ TINY_MODELS = {
     "WGANGP": tiny_wgan_gp,
     "MuseGAN": tiny_musegan,
     "ConditionalGAN": tiny_conditional_gan,
+    "ProGAN": tiny_progan,
+    "StyleGAN": tiny_stylegan,
     "EBM": tiny_ebm,
     "NCSN": tiny_ncsn,
     "DDPM": tiny_ddpm,

@@ -25,6 +25,8 @@ mapped back to the grey-level scale as floats.
 
 One module per kind: :mod:`gdl.gan.minimax` (:class:`GAN`, :class:`DCGAN`,
 :class:`ConditionalGAN`) and :mod:`gdl.gan.wasserstein` (:class:`WGANGP`), and :mod:`gdl.gan.musegan` (:class:`MuseGAN`, multi-track music).
+Progressive growing is in :mod:`gdl.gan.progan` (:class:`ProGAN`), the style-based generator in
+:mod:`gdl.gan.stylegan` (:class:`StyleGAN`).
 
 Example:
     >>> import torch
@@ -42,3 +44,9 @@ from .wasserstein import *  # noqa: F401,F403
 from .musegan import *  # noqa: F401,F403
 
 __all__ = minimax.__all__ + wasserstein.__all__ + musegan.__all__
+
+from . import progan, stylegan  # noqa: E402
+from .progan import *  # noqa: F401,F403,E402
+from .stylegan import *  # noqa: F401,F403,E402
+
+__all__ += progan.__all__ + stylegan.__all__
