@@ -48,6 +48,7 @@ _NAMES = {
     "WGANGP": "gan",
     "MuseGAN": "gan",
     "ConditionalGAN": "gan",
+    "VQGAN": "gan",
     "EBM": "energy",
     "NCSN": "diffusion",
     "DDPM": "diffusion",

@@ -25,6 +25,7 @@ mapped back to the grey-level scale as floats.
 
 One module per kind: :mod:`gdl.gan.minimax` (:class:`GAN`, :class:`DCGAN`,
 :class:`ConditionalGAN`) and :mod:`gdl.gan.wasserstein` (:class:`WGANGP`), and :mod:`gdl.gan.musegan` (:class:`MuseGAN`, multi-track music).
+:mod:`gdl.gan.vqgan` (:class:`VQGAN`) trains a VQ-VAE with a patch discriminator and a perceptual loss.
 
 Example:
     >>> import torch
@@ -40,5 +41,8 @@ from . import minimax, musegan, wasserstein
 from .minimax import *  # noqa: F401,F403 (the names in minimax.__all__)
 from .wasserstein import *  # noqa: F401,F403
 from .musegan import *  # noqa: F401,F403
+from . import vqgan
+from .vqgan import *  # noqa: F401,F403
 
 __all__ = minimax.__all__ + wasserstein.__all__ + musegan.__all__
+__all__ += vqgan.__all__
