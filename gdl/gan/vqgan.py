@@ -79,7 +79,8 @@ class PatchDiscriminator(nn.Module):
 def perceptual_distance(network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""A learned perceptual distance (LPIPS without the learned weights) between two image batches.
 
-    The activations after each ReLU of ``network.body`` are normalised to unit length along the
+    The feature maps after each ReLU of the convolutional part of ``network.body`` (the layers
+    before its first :class:`~torch.nn.Flatten`) are normalised to unit length along the
     channels, then compared:
 
     .. math::
@@ -94,7 +95,7 @@ def perceptual_distance(network: nn.Module, x: torch.Tensor, y: torch.Tensor) ->
         x, y: images ``(B, 1, H, W)`` in :math:`[0, 1]`; gradients flow to both.
 
     Returns:
-        ``(B,)``, each term between 0 and 4 per layer.
+        ``(B,)``, between 0 and 4 per layer.
 
     References:
         Zhang, Isola, Efros, Shechtman and Wang, *The Unreasonable Effectiveness of Deep Features
@@ -102,12 +103,13 @@ def perceptual_distance(network: nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     """
     d = torch.zeros(len(x), device=x.device)
     for layer in network.body:
+        if isinstance(layer, nn.Flatten):
+            break  # feature maps only, as LPIPS: not the classifier's pooled features
         x, y = layer(x), layer(y)
         if isinstance(layer, nn.ReLU):
-            fx = F.normalize(x, dim=1, eps=1e-8)  # unit length over the channels (dim 1)
+            fx = F.normalize(x, dim=1, eps=1e-8)  # (B, C, h, w): unit length over the channels
             fy = F.normalize(y, dim=1, eps=1e-8)
-            diff = (fx - fy).pow(2).sum(1)  # (B, h, w) or (B,)
-            d = d + diff.flatten(1).mean(1) if diff.dim() > 1 else d + diff
+            d = d + (fx - fy).pow(2).sum(1).flatten(1).mean(1)  # (B,): mean over positions
     return d
 
 
