@@ -50,6 +50,7 @@ _NAMES = {
     "ConditionalGAN": "gan",
     "ProGAN": "gan",
     "StyleGAN": "gan",
+    "VQGAN": "gan",
     "EBM": "energy",
     "NCSN": "diffusion",
     "DDPM": "diffusion",

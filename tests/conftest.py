@@ -120,6 +120,18 @@ def tiny_dcgan():
     return DCGAN(event_shape=(1, 4, 4), num_levels=4, latent_dim=3, width=4), data
 
 
+def tiny_vqgan():
+    from gdl.gan import VQGAN
+    from gdl.latent import VQVAE
+    from gdl.quality import FeatureClassifier
+
+    vqvae = VQVAE(event_shape=(1, 4, 4), num_levels=4, num_codes=4, code_dim=2, hidden=4,
+                  prior_hidden=4, prior_blocks=1)
+    model = VQGAN(vqvae, disc_start=0, disc_hidden=4, perceptual_network=FeatureClassifier(4, width=2, features=4))
+    data = torch.randint(0, 4, (16, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+    return model, data
+
+
 def tiny_wgan_gp():
     from gdl.gan import WGANGP
 
@@ -237,6 +249,7 @@ TINY_MODELS = {
     "ConditionalGAN": tiny_conditional_gan,
     "ProGAN": tiny_progan,
     "StyleGAN": tiny_stylegan,
+    "VQGAN": tiny_vqgan,
     "EBM": tiny_ebm,
     "NCSN": tiny_ncsn,
     "DDPM": tiny_ddpm,

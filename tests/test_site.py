@@ -40,6 +40,7 @@ PAGES = {
     "auto_examples/gan/plot_01_gan_8gaussians.html": True,
     "auto_examples/gan/plot_02_dcgan_digits.html": True,
     "auto_examples/gan/plot_03_conditional_gan.html": True,
+    "auto_examples/gan/plot_06_vqgan.html": True,
     "auto_examples/compare/plot_01_sample_quality.html": True,
     "chapters/05-autoregressive.html": True,
     "chapters/06-flows.html": True,

@@ -27,6 +27,7 @@ One module per kind: :mod:`gdl.gan.minimax` (:class:`GAN`, :class:`DCGAN`,
 :class:`ConditionalGAN`) and :mod:`gdl.gan.wasserstein` (:class:`WGANGP`), and :mod:`gdl.gan.musegan` (:class:`MuseGAN`, multi-track music).
 Progressive growing is in :mod:`gdl.gan.progan` (:class:`ProGAN`), the style-based generator in
 :mod:`gdl.gan.stylegan` (:class:`StyleGAN`).
+:mod:`gdl.gan.vqgan` (:class:`VQGAN`) trains a VQ-VAE with a patch discriminator and a perceptual loss.
 
 Example:
     >>> import torch
@@ -38,15 +39,13 @@ Example:
 """
 
 
-from . import minimax, musegan, wasserstein
+from . import minimax, musegan, progan, stylegan, vqgan, wasserstein
 from .minimax import *  # noqa: F401,F403 (the names in minimax.__all__)
 from .wasserstein import *  # noqa: F401,F403
 from .musegan import *  # noqa: F401,F403
+from .progan import *  # noqa: F401,F403
+from .stylegan import *  # noqa: F401,F403
+from .vqgan import *  # noqa: F401,F403
 
-__all__ = minimax.__all__ + wasserstein.__all__ + musegan.__all__
-
-from . import progan, stylegan  # noqa: E402
-from .progan import *  # noqa: F401,F403,E402
-from .stylegan import *  # noqa: F401,F403,E402
-
-__all__ += progan.__all__ + stylegan.__all__
+__all__ = (minimax.__all__ + wasserstein.__all__ + musegan.__all__ + progan.__all__ + stylegan.__all__
+           + vqgan.__all__)
