@@ -43,7 +43,7 @@ print(f"{model.num_parameters():,} parameters")
 # --------
 # The loss is the negative ELBO: reconstruction error plus the KL from the encoder's Gaussian
 # to the prior :math:`\mathcal{N}(\mathbf{0}, \mathbf{I})`, which keeps the codes near the origin.
-history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=500)
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=500, cache=True)
 gdl.plot.training_curves(history, title="VAE on Fashion-MNIST", ylabel="-ELBO (nats/image)")
 plt.show()
 

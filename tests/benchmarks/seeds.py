@@ -32,6 +32,11 @@ from pathlib import Path
 
 from gdl.results import RESULTS_ENV, load_results
 
+#: Lines a script prints with a measured agreement, ``"<route>: classifier agrees with the prompt on 0.708"``.
+AGREEMENT = re.compile(r"^(.+?)\s*: classifier agrees with the prompt on ([0-9.]+)\s*$", re.MULTILINE)
+#: (script, seed) -> what the run printed.
+PRINTED: dict[tuple[str, int], str] = {}
+
 ROOT = Path(__file__).resolve().parents[2]
 #: The scripts whose results carry a target (NLL bound, sample quality) on the digits.
 DEFAULT_SCRIPTS = [
@@ -59,6 +64,7 @@ def run(script: Path, seed: int, results: Path, cache: Path, output: list[str] |
         sys.exit(f"{script} failed with seed {seed}:\n{done.stderr[-3000:]}")
     if output is not None:
         output.extend(done.stdout.splitlines())
+    PRINTED[(str(script), seed)] = done.stdout
     return seconds
 
 
@@ -115,6 +121,14 @@ def main(argv=None) -> None:
             if (r := by_seed.get(seed)) and r.get("sample_quality")
         ]
         print(f"  seed {seed}: " + " < ".join(model for _, model in sorted(scored)))
+    agreements: dict[str, dict[int, float]] = {}
+    for (_, seed), printed in PRINTED.items():
+        for route, value in AGREEMENT.findall(printed):
+            agreements.setdefault(route, {})[seed] = float(value)
+    if agreements:
+        print(f"\nClassifier agrees with the prompt, seeds {seeds}  | mean ± sd")
+        for route, by_seed in agreements.items():
+            print(f"  {route:<61} {spread([by_seed[s] for s in args.seeds if s in by_seed])}")
     print(f"\nScript seconds, seeds {seeds}  | mean ± sd")
     for name, values in times.items():
         print(f"  {name:<61} {spread(values)}")
