@@ -9,17 +9,19 @@ BIN := $(VENV)/bin
 APT_PACKAGES := dataset-fashion-mnist chromium
 MATHJAX_VERSION := 3.2.2
 MATHJAX_DIR := docs/_static/mathjax
+DATATABLES_VERSION := 10.3.0
+DATATABLES_DIR := docs/_static/simple-datatables
 SPHINXOPTS ?= -W --keep-going
 BUILD := docs/_build
 # Small models train ~10x faster on one thread than on two here.
 export OMP_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: site install system-deps python-deps mathjax html html-noplot times test seeds bench-build clean
+.PHONY: site install system-deps python-deps mathjax datatables html html-noplot times test seeds bench-build clean
 
 site: install html
 
-install: system-deps python-deps mathjax
+install: system-deps python-deps mathjax datatables
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -46,6 +48,17 @@ $(MATHJAX_DIR)/tex-chtml.js:
 	(cd $$tmp && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null && tar xzf mathjax-$(MATHJAX_VERSION).tgz); \
 	rm -rf $(MATHJAX_DIR); mkdir -p $(MATHJAX_DIR); \
 	cp -r $$tmp/package/es5/. $(MATHJAX_DIR)/; cp $$tmp/package/LICENSE $(MATHJAX_DIR)/; \
+	rm -rf $$tmp
+
+datatables: $(DATATABLES_DIR)/simple-datatables.js
+
+# simple-datatables from npm (no dependencies, no jQuery): the leaderboard's sorting and
+# filtering, served from the site itself.
+$(DATATABLES_DIR)/simple-datatables.js:
+	tmp=$$(mktemp -d); \
+	(cd $$tmp && npm pack --silent simple-datatables@$(DATATABLES_VERSION) >/dev/null && tar xzf simple-datatables-$(DATATABLES_VERSION).tgz); \
+	rm -rf $(DATATABLES_DIR); mkdir -p $(DATATABLES_DIR); \
+	cp $$tmp/package/dist/umd/simple-datatables.js $$tmp/package/dist/style.css $$tmp/package/LICENSE $(DATATABLES_DIR)/; \
 	rm -rf $$tmp
 
 # Build the site, executing every gallery script (reruns only scripts that changed).

@@ -38,6 +38,8 @@ extensions = [
     "gdl_sphinx",
     "gdl_refs",
     "gdl_conclusion",
+    "gdl_leaderboard",
+    "gdl_chapters",
 ]
 
 exclude_patterns = [

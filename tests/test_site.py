@@ -269,3 +269,151 @@ def test_api_shows_import_paths(visit):
     signatures = " ".join(page.locator("dt.sig-object").all_inner_texts())
     assert "gdl.latent.BetaVAE" in signatures
     assert "gdl.latent.vae.BetaVAE" not in signatures
+
+
+# -- The leaderboard to explore: sortable, filterable, with its rows as CSV ------------------------
+
+
+def _leaderboard(visit):
+    page, errors, blocked = visit("leaderboard.html")
+    page.locator(".datatable-wrapper table.gdl-leaderboard").first.wait_for(timeout=15_000)
+    return page, errors, blocked
+
+
+def _column(page, header):
+    """The texts of one column of the first leaderboard table, in the order shown."""
+    return page.evaluate(
+        """(header) => {
+          const t = document.querySelector('table.gdl-leaderboard');
+          const i = Array.from(t.tHead.rows[0].cells).findIndex(c => c.textContent.trim() === header);
+          return Array.from(t.tBodies[0].rows).map(r => r.cells[i].textContent.trim());
+        }""",
+        header,
+    )
+
+
+def test_leaderboard_sorts_when_a_header_is_clicked(visit):
+    page, errors, blocked = _leaderboard(visit)
+    header = "FD on gdl features"
+    before = _column(page, header)
+    numbers = [float(v) for v in before if v]
+    assert len(numbers) >= 2, "the baselines alone give two FD values"
+    page.locator("table.gdl-leaderboard").first.locator("th", has_text=header).click()
+    ascending = [float(v) for v in _column(page, header) if v]
+    assert ascending == sorted(numbers)
+    assert _column(page, header)[: len(numbers)] == [v for v in _column(page, header) if v], "blanks sort last"
+    page.locator("table.gdl-leaderboard").first.locator("th", has_text=header).click()
+    assert [float(v) for v in _column(page, header) if v] == sorted(numbers, reverse=True)
+    assert errors == [] and blocked == []
+
+
+def test_leaderboard_filters_by_kind_and_text(visit):
+    page, _, _ = _leaderboard(visit)
+    total = len(_column(page, "Model"))
+    page.locator(".gdl-kind-select select").first.select_option("baseline")
+    assert all("baseline" in m for m in _column(page, "Model"))
+    page.locator(".gdl-kind-select select").first.select_option("exact")
+    kinds = _column(page, "Kind")
+    assert kinds and set(kinds) == {"exact"}
+    page.locator(".gdl-kind-select select").first.select_option("")
+    assert len(_column(page, "Model")) == total
+    page.locator(".datatable-input").first.fill("Independent pixels")
+    page.wait_for_timeout(500)
+    assert [m.startswith("Independent pixels") for m in _column(page, "Model")] == [True]
+
+
+def test_leaderboard_kinds_are_badges_with_a_legend(visit):
+    page, _, _ = _leaderboard(visit)
+    table = page.locator("table.gdl-leaderboard").first
+    badges = set(table.locator(".gdl-kind").all_inner_texts())
+    legend = set(page.locator("article li .gdl-kind").all_inner_texts())
+    assert badges and badges <= legend
+    assert "Test NLL (nats/example)" in table.locator("thead").inner_text()
+    assert page.locator("article").inner_text().count("A blank cell means") == page.locator(
+        "table.gdl-leaderboard").count()
+
+
+def test_leaderboard_csv_downloads_the_rows_of_the_table(visit):
+    import csv
+    import io
+
+    page, _, _ = _leaderboard(visit)
+    link = page.locator("a.gdl-csv").first
+    with page.expect_download() as info:
+        link.click()
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+    models = [m.replace("baseline", "").strip() for m in _column(page, "Model")]
+    assert [r["model"] for r in rows] == models
+    nll = _column(page, "Test NLL (nats/example)")
+    assert [f"{float(r['nll_nats_per_example']):.2f}" if r["nll_nats_per_example"] else "" for r in rows] == nll
+
+
+def test_leaderboard_has_the_baselines(visit):
+    page, _, _ = _leaderboard(visit)
+    models = _column(page, "Model")
+    pixels = [i for i, m in enumerate(models) if m.startswith("Independent pixels")]
+    assert len(pixels) == 1 and any(m.startswith("Real digits") for m in models)
+    nll = float(_column(page, "Test NLL (nats/example)")[pixels[0]])
+    assert 100 < nll < 64 * math.log(17)  # chapter 1's 106.47, computed at build time
+
+
+# -- Chapters: a figure from the package, their gallery examples; gallery pages link back ----------
+
+
+@pytest.mark.parametrize("path", _pages("chapters/0[1-9]-*.html"))
+def test_chapter_has_a_figure_drawn_from_the_package(visit, path):
+    page, errors, _ = visit(path)
+    page.wait_for_load_state("networkidle")
+    sizes = page.locator("figure[id^='fig-'] img").evaluate_all(
+        "els => els.map(e => e.naturalWidth)")
+    assert sizes and all(w > 0 for w in sizes)
+    assert errors == []
+
+
+@pytest.mark.parametrize("path", [p for p in _pages("chapters/*.html") if not re.search(r"/(02|10|14)-|index", p)])
+def test_chapter_lists_its_gallery_examples(visit, path):
+    page, _, _ = visit(path)
+    cards = page.locator(".gdl-examples a[href*='auto_examples/']")
+    assert cards.count() >= 1
+
+
+@pytest.mark.parametrize("path", _pages("auto_examples/*/plot_*.html"))
+def test_gallery_page_links_back_to_its_chapter(visit, path):
+    page, _, _ = visit(path)
+    links = page.locator(".gdl-backlinks a[href*='chapters/']")
+    assert links.count() >= 1
+
+
+# -- Home page --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_home_cards_fit(browser, server, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(server + "index.html", wait_until="load")
+    wait_for_mathjax(page)
+    cut = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.sd-card, .sd-card pre, .sd-card mjx-container, article pre'))
+          .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className + ': ' + e.textContent.slice(0, 40))""")
+    page.close()
+    assert cut == []
+
+
+def test_home_has_one_search_box_and_one_title(visit):
+    page, _, _ = visit("index.html")
+    boxes = page.locator("input[type=search]:visible, button.search-button-field:visible, "
+                         "button.search-button:visible, .search-button__button:visible")
+    assert boxes.count() == 1
+    sidebar = page.locator(".bd-sidebar-primary").inner_text()
+    assert sidebar.count("Generative Deep Learning") == 1
+
+
+def test_search_snippets_have_no_theme_chrome():
+    index = (SITE / "searchindex.js").read_text()
+    for chrome in ("System Settings", "Light Dark", "Ctrl+K"):
+        assert chrome not in index
+
+
+def test_no_empty_timing_page():
+    for page in SITE.rglob("sg_execution_times.html"):
+        assert "0 files" not in page.read_text(), f"{page.relative_to(SITE)} lists no file"

@@ -2,8 +2,7 @@
 
 * ``{gdl-taxonomy}``: the family table, written from :mod:`gdl.taxonomy` so the page and the
   code cannot drift apart.
-* ``{gdl-leaderboard}``: the results that the gallery scripts measured in this build (likelihoods
-  and sample quality).
+* ``{gdl-leaderboard}`` lives in :mod:`gdl_leaderboard`.
 * ``tight_matplotlib_scraper``: sphinx-gallery's matplotlib scraper with a tight bounding box.
 * ``audio_scraper``: the audio players a gallery cell showed, as HTML5 ``<audio>`` elements.
 * the run time of every gallery script, stated at the top of its page in seconds and in units of a
@@ -13,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import zlib
 from pathlib import Path
 
@@ -148,99 +146,6 @@ class DensityTable(DynamicDirective):
         return self.markdown("\n".join(rows))
 
 
-def _milliseconds(seconds) -> str:
-    """Seconds as milliseconds, with a decimal only where the number is small."""
-    if seconds is None:
-        return ""
-    ms = 1000 * seconds
-    return f"{ms:.1f}" if ms < 10 else f"{ms:,.0f}"
-
-
-class Leaderboard(DynamicDirective):
-    """Test negative log-likelihoods and sample quality measured by the gallery scripts of this build.
-
-    Rows with a likelihood form the first table, best NLL first; models without one (implicit
-    models, energy-based models) follow in a second table, ranked by the Fréchet distance on gdl
-    features. Both tables show the sample-quality columns where a script passed samples.
-    """
-
-    has_content = False
-    option_spec = {"dataset": str}
-
-    def run(self):
-        self.note_dynamic()
-        from gdl.results import load_results
-
-        folder = Path(os.environ.get("GDL_RESULTS_DIR", DOCS / "auto_examples" / "_results"))
-        dataset = self.options.get("dataset", "digits")
-        rows = [r for r in load_results(folder) if r["dataset"] == dataset] if folder.exists() else []
-        if not rows:
-            executed = str(self.config.sphinx_gallery_conf.get("plot_gallery", "True")) != "False"
-            if executed:
-                logger.warning(
-                    f"leaderboard: no results for {dataset!r} in {folder}; did a gallery script "
-                    "stop calling gdl.results.record?",
-                    location=(self.env.docname, self.lineno),
-                )
-            return self.markdown(
-                ":::{note}\nThe gallery was not executed in this build, so there are no "
-                "measured results to show. Run `make site` for the full build.\n:::"
-            )
-
-        def num(v, fmt):
-            return "" if v is None else format(v, fmt)
-
-        def script(r):
-            if not r.get("source"):
-                return ""
-            stem = Path(r["source"]).stem
-            section = Path(r["source"]).parent.name
-            return f"{{doc}}`script </auto_examples/{section}/{stem}>`"
-
-        def quality(r):
-            q = r.get("sample_quality") or {}
-            if not q:
-                return "| | | "
-            return f"| {q['fd']:.1f} | {q['precision']:.2f} | {q['recall']:.2f} "
-
-        quality_head = "| FD on gdl features | Precision | Recall "
-        tail = "| Parameters | Training (s) | Sampling 100 (ms) | Script |"
-        with_nll = [r for r in rows if r.get("nll") is not None]
-        without = [r for r in rows if r.get("nll") is None]
-        text = []
-        if with_nll:
-            table = [
-                "| Model | Test NLL (nats/image) | bits/dim | Kind " + quality_head + tail,
-                "|---" * 11 + "|",
-            ]
-            for r in with_nll:
-                table.append(
-                    f"| {_cell(r['model'])} | {r['nll']:.2f} | {r['bits_per_dim']:.3f} "
-                    f"| {r['kind']} " + quality(r)
-                    + f"| {num(r['params'], ',')} | {num(r['train_seconds'], '.1f')} "
-                    f"| {_milliseconds(r['sample_seconds_per_100'])} | {script(r)} |"
-                )
-            text.append("\n".join(table))
-        if without:
-            table = [
-                "Models without a likelihood value (implicit, or unnormalised), ranked by the Fréchet "
-                "distance on gdl features:",
-                "",
-                "| Model " + quality_head + "| Classes covered " + tail,
-                "|---" * 9 + "|",
-            ]
-            for r in without:
-                q = r.get("sample_quality") or {}
-                classes = f"{q['classes_covered']}/{q['num_classes']}" if q else ""
-                table.append(
-                    f"| {_cell(r['model'])} " + quality(r) + f"| {classes} "
-                    f"| {num(r['params'], ',')} | {num(r['train_seconds'], '.1f')} "
-                    f"| {_milliseconds(r['sample_seconds_per_100'])} | {script(r)} |"
-                )
-            text.append("\n".join(table))
-        return self.markdown("\n\n".join(text))
-
-
 def _gallery_runs(app) -> bool:
     """True if this build executes gallery scripts (plot_gallery on, and some script changed)."""
     from sphinx_gallery.gen_gallery import _bool_eval
@@ -318,7 +223,6 @@ def write_inventories(app, config):
 def setup(app):
     app.add_directive("gdl-taxonomy", TaxonomyTable)
     app.add_directive("gdl-densities", DensityTable)
-    app.add_directive("gdl-leaderboard", Leaderboard)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("config-inited", write_inventories)
