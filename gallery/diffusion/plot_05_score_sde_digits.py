@@ -9,7 +9,7 @@ reverse SDE, which adds fresh noise at every step, and the probability-flow ODE,
 deterministic and shares its marginals. The ODE is a continuous flow, so it also gives a
 likelihood.
 """
-# sphinx_gallery_gdl_budget = 20
+# sphinx_gallery_gdl_budget = 25
 # sphinx_gallery_gdl_after = "plot_02_ddpm_digits.py"
 # sphinx_gallery_thumbnail_number = 1
 
@@ -24,7 +24,7 @@ import torch
 
 import gdl
 from gdl import data
-from gdl.diffusion import ScoreSDE
+from gdl.diffusion import DDPM, ScoreSDE
 
 STEPS = 3000
 BATCH_SIZE = 128
@@ -35,6 +35,8 @@ ODE_STEPS = 20
 
 x_train, _ = data.digits("train")
 x_test, _ = data.digits("test")
+with torch.random.fork_rng():  # the DDPM of the earlier examples, from the same initial weights
+    ddpm = DDPM(num_steps=1000, hidden=(256, 256), prediction="levels")
 model = ScoreSDE(sde="vp", num_steps=1000, schedule="linear", hidden=(256, 256))
 history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, ema=EMA, log_every=1000)
 
@@ -83,10 +85,7 @@ gdl.results.record("Score SDE (VP, probability flow)", model, x_test, history=hi
 # schedule and its Gaussian rather than uniform dequantization. The DDPM's first-order
 # log-determinants make its estimate rise with the number of steps (see the DDIM example), so
 # with 250 steps it is still a little low.
-from gdl.diffusion import DDPM
-
 DDPM_ODE_STEPS = 250
-ddpm = DDPM(num_steps=1000, hidden=(256, 256), prediction="levels")
 gdl.fit(ddpm, x_train, steps=1500, batch_size=BATCH_SIZE, lr=LR, ema=EMA, log_every=500, cache=True)
 with torch.random.fork_rng():
     torch.manual_seed(0)
