@@ -80,7 +80,7 @@ def perceptual_distance(network: nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     r"""A learned perceptual distance (LPIPS without the learned weights) between two image batches.
 
     The feature maps after each ReLU of the convolutional part of ``network.body`` (the layers
-    before its first :class:`~torch.nn.Flatten`) are normalised to unit length along the
+    before its first ``Flatten``) are normalised to unit length along the
     channels, then compared:
 
     .. math::
@@ -274,7 +274,7 @@ class VQGAN(GenerativeModel):
         return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
     def configure_optimizers(self, lr: float):
-        """``(discriminator, autoencoder)``: Adam with :attr:`betas` for D, and the VQ-VAE's own
+        """``(discriminator, autoencoder)``: Adam with ``betas`` for D, and the VQ-VAE's own
         optimiser for the autoencoder, so that a warm-up step is exactly a VQ-VAE step."""
         return (
             torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=self.betas),
@@ -320,15 +320,16 @@ class VQGAN(GenerativeModel):
         raise AttributeError("loss")  # see GenerativeModel.__getattr__ for the message
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
-        """One discriminator update (after the warm-up), then one autoencoder update.
+        r"""One discriminator update (after the warm-up), then one autoencoder update.
 
         Arguments:
             batch: images ``(B, 1, H, W)`` (or a tuple whose first entry they are).
             optimizer: the pair from :meth:`configure_optimizers`.
 
         Returns:
-            ``{"loss": L_D, "generator": total autoencoder loss, "reconstruction": NLL,
-            "perceptual": d, "adaptive_weight": λ}``; ``L_D`` is 0 during the warm-up.
+            the numbers to log, by key; ``"loss"`` (the discriminator's hinge loss, 0 during the warm-up),
+            ``"generator"`` (the autoencoder's total loss), ``"reconstruction"`` (NLL, nats),
+            ``"perceptual"`` (:math:`d`) and ``"adaptive_weight"`` (:math:`\lambda`).
         """
         opt_d, opt_g = optimizer
         x = self._check_data(batch[0] if isinstance(batch, tuple) else batch)
