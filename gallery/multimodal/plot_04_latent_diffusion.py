@@ -42,8 +42,8 @@ from gdl.multimodal import CLIP
 
 LEVELS = 4  # the VAE's grey levels
 NUM_TRAIN = 10_000  # the VAE's training images, which the diffusions train on too
-HIDDEN = (256, 256)
-STEPS = 1_200
+HIDDEN = (128, 128)
+STEPS = 1_000
 BATCH_SIZE = 256
 LR = 2e-3
 SAMPLING_STEPS = 25  # DDIM, deterministic
