@@ -20,7 +20,7 @@ the tiny CLIP of the first example and the 2-D VAE of Fashion-MNIST from chapter
     \xrightarrow{\;p(\mathbf{z}\mid\mathbf{u})\;} \mathbf{z}
     \xrightarrow{\;\text{VAE decoder}\;} \mathbf{x}.
 """
-# sphinx_gallery_gdl_budget = 20
+# sphinx_gallery_gdl_budget = 18
 # sphinx_gallery_thumbnail_number = 1  # samples per prompt
 # sphinx_gallery_gdl_after = "plot_01_clip.py"
 
