@@ -20,7 +20,7 @@ the tiny CLIP of the first example and the 2-D VAE of Fashion-MNIST from chapter
     \xrightarrow{\;p(\mathbf{z}\mid\mathbf{u})\;} \mathbf{z}
     \xrightarrow{\;\text{VAE decoder}\;} \mathbf{x}.
 """
-# sphinx_gallery_gdl_budget = 20
+# sphinx_gallery_gdl_budget = 18
 # sphinx_gallery_thumbnail_number = 1  # samples per prompt
 # sphinx_gallery_gdl_after = "plot_01_clip.py"
 
@@ -42,8 +42,8 @@ from gdl.multimodal import CLIP
 
 LEVELS = 4  # the VAE's grey levels
 NUM_TRAIN = 10_000  # the VAE's training images, which the diffusions train on too
-HIDDEN = (256, 256)
-STEPS = 1_200
+HIDDEN = (128, 128)
+STEPS = 1_000
 BATCH_SIZE = 256
 LR = 2e-3
 SAMPLING_STEPS = 25  # DDIM, deterministic

@@ -13,7 +13,7 @@ Text to image by the second route: caption :math:`\to` text embedding :math:`\to
 :math:`\to` image embedding :math:`\to` image-conditioned latent diffusion :math:`\to` image.
 
 Training reads the frozen parts without gradients (:meth:`LatentDiffusion.encode`), so only the
-diffusion learns; :meth:`~LatentDiffusion.configure_optimizers` hands the optimiser its
+diffusion learns; ``configure_optimizers`` hands the optimiser its
 parameters only. The codes of a whole data set can be computed once with ``encode`` and the
 diffusion trained on them directly (``gdl.fit(model.diffusion, model.encode(x, tokens))``), which
 is the same training without encoding every batch again.
