@@ -29,3 +29,15 @@ def test_a_first_build_orders_scripts_by_their_budgets(tmp_path):
     (out / "sec").mkdir(parents=True)
     (out / "sec" / "plot_01_x.cost.json").write_text('{"time": 33.5}')
     assert gallery_run._last_cost(out, script, unit=4.0) == 33.5  # then the time it took last
+
+
+def test_a_script_can_wait_for_scripts_of_other_sections(tmp_path):
+    clip, vae, latent, other = (tmp_path / p for p in ("multimodal/plot_01_clip.py", "latent/plot_02_vae.py",
+                                                       "multimodal/plot_04_latent.py", "latent/plot_01_x.py"))
+    for script in (clip, vae, latent, other):
+        script.parent.mkdir(exist_ok=True)
+        script.write_text('"""x"""\n')
+    latent.write_text('"""x"""\n# sphinx_gallery_gdl_after = "plot_01_clip.py, latent/plot_02_vae.py"\n')
+    everything = [clip, vae, latent, other]
+    assert gallery_run._dependencies(latent, everything) == {clip, vae}
+    assert gallery_run._dependencies(latent, [latent, other]) == set()  # what is not run is not waited for

@@ -13,6 +13,8 @@ Two kinds of order are kept, each stated in a script by a hidden config comment:
 
 * ``# sphinx_gallery_gdl_after = "plot_02_ddpm_digits.py"``: start only after that script of the
   same section has finished (it trains a model this one loads from the cache of trained weights);
+  several scripts are separated by commas, and one of another section is named with its folder,
+  ``"plot_01_clip.py, latent/plot_02_vae_fashion.py"``;
 * ``# sphinx_gallery_gdl_after = "*"``: start after every other script (a page that gathers what
   the others recorded, like the comparison of sample quality).
 
@@ -85,7 +87,9 @@ def _dependencies(script: Path, all_scripts: list[Path]) -> set[Path]:
         return set()
     if match[1] == "*":
         return {s for s in all_scripts if s != script}
-    return {script.parent / match[1]} & set(all_scripts)
+    # a name is a script of the same section; "section/plot_x.py" one of another section
+    names = [name.strip() for name in match[1].split(",")]
+    return {script.parent.parent / n if "/" in n else script.parent / n for n in names} & set(all_scripts)
 
 
 def run(app) -> None:

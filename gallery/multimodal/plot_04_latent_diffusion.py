@@ -22,7 +22,7 @@ the tiny CLIP of the first example and the 2-D VAE of Fashion-MNIST from chapter
 """
 # sphinx_gallery_gdl_budget = 18
 # sphinx_gallery_thumbnail_number = 1  # samples per prompt
-# sphinx_gallery_gdl_after = "plot_01_clip.py"
+# sphinx_gallery_gdl_after = "plot_01_clip.py, latent/plot_02_vae_fashion.py"
 
 # %%
 # The frozen parts
