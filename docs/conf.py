@@ -168,3 +168,7 @@ html_theme_options = {
 html_last_updated_fmt = None
 # The theme reads its colour mode from here; left empty it logs a console error.
 html_context = {"default_mode": "light"}
+# One search box (the header's) and the site's title once: the sidebar shows the title above
+# its navigation, which then starts with the first section rather than the home page again.
+html_sidebars = {"**": ["navbar-logo.html", "icon-links.html", "sbt-sidebar-nav.html"]}
+html_theme_options["home_page_in_toc"] = False
