@@ -30,7 +30,7 @@ def _torch_pin() -> str:
 def test_hosted_builds_use_the_pinned_cpu_torch_and_the_same_build():
     rtd = (ROOT / ".readthedocs.yaml").read_text()
     assert f"--index-url https://download.pytorch.org/whl/cpu torch=={_torch_pin()}" in rtd
-    assert "-c constraints.txt" in rtd and "fail_on_warning: true" in rtd and "make mathjax" in rtd
+    assert "-c constraints.txt" in rtd and "fail_on_warning: true" in rtd and "make mathjax datatables" in rtd
     assert "configuration: docs/conf.py" in rtd
     workflow = (ROOT / ".github/workflows/docs.yml").read_text()
     assert "https://download.pytorch.org/whl/cpu" in workflow
