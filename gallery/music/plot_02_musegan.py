@@ -34,6 +34,7 @@ from gdl.gan import MuseGAN
 STEPS = 1_500  # critic updates; the generator moves on every fifth
 BATCH_SIZE = 64
 LR = 3e-4
+EMA = 0.998  # an average of the weights over the last ~500 critic steps (~100 generator steps)
 
 x_train, _ = data.chorale_bars("train")
 x_val, _ = data.chorale_bars("val")
@@ -45,8 +46,10 @@ print(f"MuseGAN: {model.num_parameters():,} parameters")
 # Training
 # --------
 # Five critic updates per generator update. The critic's loss is minus its estimate of the
-# Wasserstein distance (plus the penalty): it rises towards zero as the fakes improve.
-history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, log_every=300)
+# Wasserstein distance (plus the penalty): it rises towards zero as the fakes improve. A GAN's
+# generator keeps circling its target instead of settling on it, so the samples come from an
+# exponential moving average of the weights (``ema=``), which smooths that circling out.
+history = gdl.fit(model, x_train, steps=STEPS, batch_size=BATCH_SIZE, lr=LR, ema=EMA, log_every=300)
 gdl.plot.logged(history, {"loss": "critic", "generator": "generator"}, smooth=50,
                 title="MuseGAN on chorales")
 plt.show()
