@@ -387,7 +387,6 @@ def test_gallery_page_links_back_to_its_chapter(visit, path):
 # -- Home page --------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(reason="the family cards' formulas are still 10-30 px wider than the cards", strict=False)
 @pytest.mark.parametrize("width", [1280, 390])
 def test_home_cards_fit(browser, server, width):
     page = browser.new_page(viewport={"width": width, "height": 900})
