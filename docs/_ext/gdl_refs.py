@@ -229,8 +229,22 @@ class PublicNames(SphinxDirective):
         return self.parse_text_to_nodes(text)
 
 
+def public_bases(app, name, obj, options, bases: list) -> None:
+    """Show a class's public ancestors in its "Bases:" line: a private base of gdl's (say
+    ``_LatentModel``) is replaced by the classes it derives from, which have a page to link to."""
+    i = 0
+    while i < len(bases):
+        base = bases[i]
+        private = getattr(base, "__name__", "").startswith("_")
+        if private and getattr(base, "__module__", "").startswith("gdl") and base.__bases__ != (object,):
+            bases[i:i + 1] = [b for b in base.__bases__ if b not in bases]
+        else:
+            i += 1
+
+
 def setup(app):
     app.connect("env-updated", register_aliases)
+    app.connect("autodoc-process-bases", public_bases)
     app.connect("autodoc-skip-member", skip_base_members)
     app.connect("object-description-transform", show_import_path)
     app.add_directive("gdl-public-names", PublicNames)
