@@ -26,6 +26,7 @@ document.addEventListener("DOMContentLoaded", function () {
     const dt = new window.simpleDatatables.DataTable(table, {
       paging: false,
       searchable: true,
+      searchAnd: true, // "independent pixels" finds the rows with both words, not either
       columns: columns,
       labels: { placeholder: "Filter rows…", searchTitle: "Filter the rows by any text" },
       template: (o) => `<div class="${o.classes.top}">
