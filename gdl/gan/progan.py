@@ -207,6 +207,23 @@ class ProgressiveDiscriminator(nn.Module):
         return self.out(_lrelu(self.dense(h.flatten(1))))
 
 
+def _growth_plan(event_shape, start_resolution, width: int) -> tuple[tuple[int, ...], int, int, list[int]]:
+    """Check that a square grey image is ``start_resolution`` doubled k times; return the event
+    shape, the start resolution, k, and the channels at each of the k + 1 resolutions (halving
+    with each doubling, but not below 8)."""
+    event_shape = checks.event_shape(event_shape, ndim=3)
+    start = checks.positive_int(start_resolution, "start_resolution")
+    side = event_shape[1]
+    ratio = side // start
+    if event_shape[0] != 1 or side != event_shape[2] or side % start or ratio & (ratio - 1):
+        raise ValueError(
+            f"event_shape must be (1, s, s) with s = start_resolution * 2**k, got {event_shape} "
+            f"and start_resolution={start_resolution}"
+        )
+    num_growths = int(math.log2(ratio))
+    return event_shape, start, num_growths, [max(width >> i, min(width, 8)) for i in range(num_growths + 1)]
+
+
 class R1Penalty:
     r"""The :math:`R_1` penalty on the discriminator, applied lazily; a mix-in for a :class:`GAN`.
 
@@ -291,19 +308,9 @@ class ProGAN(R1Penalty, GAN):
         r1_gamma: float = 1.0,
         r1_every: int = 4,
     ):
-        event_shape = checks.event_shape(event_shape, ndim=3)
-        start = checks.positive_int(start_resolution, "start_resolution")
-        side = event_shape[1]
-        ratio = side // start
-        if event_shape[0] != 1 or side != event_shape[2] or side % start or ratio & (ratio - 1):
-            raise ValueError(
-                f"event_shape must be (1, s, s) with s = start_resolution * 2**k, got {event_shape} "
-                f"and start_resolution={start_resolution}"
-            )
         width = checks.positive_int(width, "width")
         latent_dim = checks.positive_int(latent_dim, "latent_dim")
-        self.num_growths = int(math.log2(ratio))
-        channels = [max(width >> i, min(width, 8)) for i in range(self.num_growths + 1)]
+        event_shape, start, self.num_growths, channels = _growth_plan(event_shape, start_resolution, width)
         super().__init__(
             event_shape, latent_dim, num_levels=num_levels,
             generator=ProgressiveGenerator(latent_dim, channels, start),

@@ -30,7 +30,8 @@ from torch.nn import functional as F
 from .. import _checks as checks
 from ..taxonomy import register
 from .minimax import GAN
-from .progan import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, R1Penalty, _DiscriminatorBlock, _lrelu
+from .progan import (EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, R1Penalty, _DiscriminatorBlock,
+                     _growth_plan, _lrelu)
 
 __all__ = ["StyleGAN", "MappingNetwork", "ModulatedConv2d", "modulated_conv2d"]
 
@@ -263,19 +264,9 @@ class StyleGAN(R1Penalty, GAN):
         r1_every: int = 4,
         w_avg_beta: float = 0.995,
     ):
-        event_shape = checks.event_shape(event_shape, ndim=3)
-        start = checks.positive_int(start_resolution, "start_resolution")
-        side = event_shape[1]
-        ratio = side // start
-        if event_shape[0] != 1 or side != event_shape[2] or side % start or ratio & (ratio - 1):
-            raise ValueError(
-                f"event_shape must be (1, s, s) with s = start_resolution * 2**k, got {event_shape} "
-                f"and start_resolution={start_resolution}"
-            )
         latent_dim = checks.positive_int(latent_dim, "latent_dim")
         width = checks.positive_int(width, "width")
-        num_growths = int(math.log2(ratio))
-        channels = [max(width >> i, min(width, 8)) for i in range(num_growths + 1)]
+        event_shape, start, num_growths, channels = _growth_plan(event_shape, start_resolution, width)
         super().__init__(
             event_shape, latent_dim, num_levels=num_levels,
             generator=nn.ModuleDict({
