@@ -166,9 +166,24 @@ def back_links(app, doctree, docname):
     section.insert(1, para)
 
 
+def _backlinks(env) -> dict[str, tuple]:
+    """What each gallery page's back-link line says: its chapters (with their titles) and its row."""
+    chapters = getattr(env, "gdl_example_chapters", {})
+    anchors = getattr(env, "gdl_leaderboard_anchors", {})
+    return {
+        doc: (
+            tuple((c, env.titles[c].astext()) for c in chapters.get(doc, []) if c in env.titles),
+            tuple(anchors.get(doc) or ()),
+        )
+        for doc in sorted(set(chapters) | set(anchors))
+    }
+
+
 def _rewrite(app, env):
-    """Gallery pages get their back-links at write time: write them again on every build."""
-    return sorted(set(getattr(env, "gdl_example_chapters", {})) | set(getattr(env, "gdl_leaderboard_anchors", {})))
+    """Gallery pages get their back-links at write time: write again those whose line has changed."""
+    now, before = _backlinks(env), getattr(env, "gdl_backlinks_written", {})
+    env.gdl_backlinks_written = now
+    return sorted(doc for doc in now if now[doc] != before.get(doc))
 
 
 def setup(app):

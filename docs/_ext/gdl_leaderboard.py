@@ -229,7 +229,7 @@ class Leaderboard(SphinxDirective):
 
         env = self.env
         env.gdl_dynamic_docs = getattr(env, "gdl_dynamic_docs", set())
-        env.gdl_dynamic_docs.add(env.docname)  # re-read on every build: its rows come from outside
+        env.gdl_dynamic_docs.add(env.docname)  # re-read when the results change: its rows come from outside
         folder = Path(os.environ.get("GDL_RESULTS_DIR", DOCS / "auto_examples" / "_results"))
         dataset = self.options.get("dataset", "digits")
         results = [r for r in load_results(folder) if r["dataset"] == dataset] if folder.exists() else []

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from pathlib import Path
 
@@ -186,8 +187,35 @@ def state_run_time(app, docname: str, source: list[str]) -> None:
     source[0] = "\n".join(lines)
 
 
+#: What the pages drawn from outside their source (tables from the package, chapter figures,
+#: gallery lists, the leaderboard) are drawn from: the package, these extensions, the gallery
+#: scripts and what they produced in this build (pages, images, recorded results).
+INPUTS = (("gdl", "*.py"), ("docs/_ext", "*.py"), ("gallery", "*.py"), ("docs/auto_examples", "*"))
+
+
+def inputs_fingerprint(root: Path | None = None) -> str:
+    """A hash of the content of every file in :data:`INPUTS` (a fraction of a second)."""
+    root = root or DOCS.parent
+    digest = hashlib.sha256()
+    for folder, pattern in INPUTS:
+        for path in sorted((root / folder).rglob(pattern)):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(f"{path.relative_to(root)}\0".encode())
+                with path.open("rb") as f:
+                    digest.update(hashlib.file_digest(f, "sha256").digest())
+    return digest.hexdigest()
+
+
 def _outdated(app, env, added, changed, removed):
-    """Re-read the pages whose tables come from the package or from this build's results."""
+    """Re-read the pages drawn from the package or this build's results when those have changed.
+
+    A rebuild with nothing changed re-reads none of them (and so rewrites no page): their
+    inputs' fingerprint is the one stored when they were last read.
+    """
+    fingerprint = inputs_fingerprint()
+    if getattr(env, "gdl_inputs", None) == fingerprint:
+        return []
+    env.gdl_inputs = fingerprint
     return sorted(getattr(env, "gdl_dynamic_docs", set()) - set(removed))
 
 
