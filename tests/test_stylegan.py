@@ -57,6 +57,24 @@ def test_truncation_psi_0_gives_the_mean_style_for_every_sample():
     assert not torch.equal(model.sample(6, psi=1.0, noise_mode="const")[0], model.sample(1, noise_mode="const")[0])
 
 
+def test_the_estimated_mean_w_is_the_mean_of_the_current_mapping_and_leaves_the_random_state_alone():
+    model = _model()
+    model.w_avg.fill_(5.0)  # a stale centre, e.g. one tracked with other weights
+    state = torch.get_rng_state()
+    w_avg = model.estimate_w_avg(4000, seed=3).clone()
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(w_avg, model.w_avg) and torch.equal(model.estimate_w_avg(4000, seed=3), w_avg)
+    with torch.no_grad():
+        w = model.generator["mapping"](torch.randn(40_000, 5, generator=torch.Generator().manual_seed(1)))
+    assert torch.allclose(model.w_avg, w.mean(0), atol=6 * w.std(0).max().item() / 4000**0.5)
+    # the centre follows the weights the model holds now (after averaging, say), not the old ones
+    with torch.no_grad():
+        model.generator["mapping"].layers[-1].bias.add_(100.0)  # shifts every w (lr multiplier 0.01)
+    assert (model.estimate_w_avg(4000, seed=3) - w_avg).min() > 0.1
+    with pytest.raises(ValueError, match="num_codes"):
+        model.estimate_w_avg(0)
+
+
 def test_style_mixing_takes_coarse_layers_from_one_code_and_fine_from_the_other():
     model = _model()
     a, b = model.mapping(torch.randn(2, 5)), model.mapping(torch.randn(2, 5))

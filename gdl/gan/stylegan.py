@@ -209,7 +209,8 @@ class StyleGAN(R1Penalty, GAN):
     docstring). During training, with probability ``mixing_prob`` a second code takes over from
     a random layer on (*style mixing*), so neighbouring layers cannot rely on sharing one
     :math:`\mathbf{w}`, and the model tracks the mean :math:`\bar{\mathbf{w}}` (an exponential
-    average). Sampling can *truncate* towards it,
+    average; :meth:`estimate_w_avg` computes it afresh for the weights the model holds, e.g. an
+    average of its weights after ``gdl.fit(..., ema=)``). Sampling can *truncate* towards it,
 
     .. math::
 
@@ -295,6 +296,29 @@ class StyleGAN(R1Penalty, GAN):
         psi = checks.number(psi, "psi", low=0.0)
         w = self.generator["mapping"](self._check_codes(z))
         return self.w_avg + psi * (w - self.w_avg) if psi != 1 else w
+
+    @torch.no_grad()
+    def estimate_w_avg(self, num_codes: int = 10_000, *, seed: int = 0) -> torch.Tensor:
+        r"""Set :math:`\bar{\mathbf{w}}` to :math:`\frac{1}{n}\sum_i f(\mathbf{z}_i)` over ``num_codes``
+        fresh codes, with the mapping network the model holds now; return it.
+
+        The average tracked during training follows the live weights and starts at zero (with
+        ``w_avg_beta=0.995`` it still holds :math:`0.995^{250} \approx 0.29` of that zero after
+        250 steps); a model that samples from an average of its weights (``gdl.fit(..., ema=)``)
+        should truncate towards the centre of *those* weights. The codes come from their own
+        generator, seeded by ``seed``: the global random state is left untouched.
+
+        Example:
+            >>> model = StyleGAN(event_shape=(1, 8, 8), num_levels=4, latent_dim=4, width=4, start_resolution=4)
+            >>> w_avg = model.estimate_w_avg(2000)
+            >>> torch.equal(w_avg, model.w_avg), bool(model.w_avg.abs().sum() > 0)
+            (True, True)
+        """
+        num_codes = checks.positive_int(num_codes, "num_codes")
+        generator = torch.Generator().manual_seed(checks.int_at_least(seed, "seed", 0))
+        z = torch.randn(num_codes, self.latent_dim, generator=generator).to(self.w_avg)
+        self.w_avg.copy_(self.generator["mapping"](z).mean(0))
+        return self.w_avg
 
     def broadcast(self, w: torch.Tensor) -> torch.Tensor:
         """One :math:`\\mathbf{w}` ``(B, w_dim)`` for every layer: ``(B, num_ws, w_dim)``."""

@@ -10,9 +10,11 @@ standard deviation, the order of the models by FD under each seed, and each scri
     python tests/benchmarks/seeds.py                      # the digits scripts, seeds 0 1 2
     python tests/benchmarks/seeds.py gallery/flows/plot_02_flows_digits.py --seeds 0 1 2 3
     python tests/benchmarks/seeds.py gallery/diffusion/plot_04_flow_matching_digits.py --grep FD
+    python tests/benchmarks/seeds.py gallery/gan/plot_05_stylegan_fashion.py --grep "^psi"
 
 ``--grep`` also prints, per seed, the lines of a script's output that match a regular
-expression (numbers a script prints but does not record, such as FD against sampling steps).
+expression (numbers a script prints but does not record, such as FD against sampling steps, or
+precision and recall against the truncation ψ of the style-based generator).
 
 ``make seeds`` runs the default set. It takes about a quarter of an hour on two cores.
 """
