@@ -329,8 +329,7 @@ def mdn_temperature():
         ax.plot(z, model.log_prob(z).exp(), "k:", lw=1, label=r"the model ($\tau = 1$)")
         ax.set(title=rf"$\tau$ = {tau}", xlabel=r"next code $z_{t+1,d}$")
     axes[0].set(ylabel="density")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8,
-               bbox_to_anchor=(0.5, -0.1))
+    axes[2].legend(fontsize=8, loc="upper right")
     return fig
 
 
