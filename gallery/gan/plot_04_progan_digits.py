@@ -15,10 +15,10 @@ over a phase of training,
 so the layers that already work keep working while the new ones learn. The same model also
 uses an equalized learning rate, pixel norm and the minibatch standard deviation
 (:class:`gdl.gan.ProGAN`). It is scored like the DCGAN of the previous example, with the
-same batch size and no more training time. Three choices make that budget go far: narrow
-layers (a step at 8×8 then costs little more than a DCGAN step, so the model takes many of
-them), the :math:`R_1` penalty only on every fourth step, and samples drawn from an average of
-the generator's weights over the last steps, as in the paper.
+same batch size and about the same time. Three choices make that time go further: narrow
+layers (32 channels at 2×2, halving with each doubling), so that the model can take thousands
+of steps; the :math:`R_1` penalty on every fourth step only; and samples drawn from an average
+of the generator's weights over the last steps, as in the paper.
 """
 # sphinx_gallery_gdl_budget = 55
 # sphinx_gallery_thumbnail_number = 2  # the model's samples
