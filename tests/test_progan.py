@@ -59,6 +59,27 @@ def test_real_images_follow_the_stage():
     assert torch.equal(model.real_at(x, 8, 1.0), x)
 
 
+def test_lazy_r1_penalty_every_r1_every_steps_is_r1_every_times_as_strong_and_trains_the_discriminator():
+    model = _model(r1_gamma=2.0, r1_every=3)
+    x, fake = torch.randn(8, 1, 8, 8), torch.randn(8, 1, 8, 8)
+    model.steps_done.fill_(43)  # full resolution; 43 % 3 != 0: no penalty on this step
+    model.r1_gamma = 0.0
+    plain = model.discriminator_loss(x, fake)
+    model.r1_gamma = 2.0
+    assert torch.equal(model.discriminator_loss(x, fake), plain)
+    model.steps_done.fill_(42)
+    xr = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model.discriminate(xr).sum(), xr)
+    expected = plain + 3 * 2.0 / 2 * grad.pow(2).sum((1, 2, 3)).mean()
+    penalised = model.discriminator_loss(x, fake)
+    assert torch.allclose(penalised, expected, rtol=1e-5)
+    # the penalty is a function of the discriminator's weights (a double backward), not a constant
+    weight = model.discriminator.out.weight
+    (with_penalty,) = torch.autograd.grad(penalised, weight)
+    (without,) = torch.autograd.grad(plain, weight)
+    assert not torch.allclose(with_penalty, without)
+
+
 def test_equalized_learning_rate_scales_the_weights_at_run_time():
     torch.manual_seed(0)
     conv = EqualizedConv2d(16, 8, 3)
