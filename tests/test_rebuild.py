@@ -38,6 +38,9 @@ def test_the_fingerprint_follows_content_not_file_times(tmp_path):
         path.write_text(text + " ")
         assert gdl_sphinx.inputs_fingerprint(root) != before, rel
         path.write_text(text)
+    (root / "docs/auto_examples/sec").mkdir()
+    (root / "docs/auto_examples/sec/plot_01_a.codeobj.json").write_text("{}")  # a by-product, late
+    assert gdl_sphinx.inputs_fingerprint(root) == before
     (root / "docs/auto_examples/_results/b.json").write_text("{}")  # a new result
     assert gdl_sphinx.inputs_fingerprint(root) != before
 

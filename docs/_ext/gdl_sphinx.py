@@ -191,6 +191,9 @@ def state_run_time(app, docname: str, source: list[str]) -> None:
 #: gallery lists, the leaderboard) are drawn from: the package, these extensions, the gallery
 #: scripts and what they produced in this build (pages, images, recorded results).
 INPUTS = (("gdl", "*.py"), ("docs/_ext", "*.py"), ("gallery", "*.py"), ("docs/auto_examples", "*"))
+#: sphinx-gallery's by-products that no drawn page reads; the names-used record of a script is
+#: written again late in a build, so hashing it would make the next build re-read every drawn page.
+BY_PRODUCTS = (".codeobj.json", ".ipynb", ".zip")
 
 
 def inputs_fingerprint(root: Path | None = None) -> str:
@@ -199,7 +202,7 @@ def inputs_fingerprint(root: Path | None = None) -> str:
     digest = hashlib.sha256()
     for folder, pattern in INPUTS:
         for path in sorted((root / folder).rglob(pattern)):
-            if path.is_file() and "__pycache__" not in path.parts:
+            if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith(BY_PRODUCTS):
                 digest.update(f"{path.relative_to(root)}\0".encode())
                 with path.open("rb") as f:
                     digest.update(hashlib.file_digest(f, "sha256").digest())
