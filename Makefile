@@ -11,7 +11,8 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX_DIR := docs/_static/mathjax
 DATATABLES_VERSION := 10.3.0
 DATATABLES_DIR := docs/_static/simple-datatables
-SPHINXOPTS ?= -W --keep-going
+# -j auto: pages are read and written on every core too (the gallery's scripts always are).
+SPHINXOPTS ?= -W --keep-going -j auto
 BUILD := docs/_build
 # Small models train ~10x faster on one thread than on two here.
 export OMP_NUM_THREADS := 1

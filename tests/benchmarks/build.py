@@ -51,9 +51,10 @@ def _tree_rss(pid: int) -> int:
 
 
 def build(workdir: Path, jobs: int) -> tuple[float, float]:
-    """One sphinx-build of ``workdir/docs`` with ``jobs`` gallery processes: (seconds, peak MB)."""
+    """One sphinx-build of ``workdir/docs`` with ``jobs`` processes for the gallery's scripts and
+    for reading and writing the pages: (seconds, peak MB)."""
     env = dict(os.environ, GDL_GALLERY_JOBS=str(jobs), OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
-    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-j", str(jobs), "-b", "html",
            str(workdir / "docs"), str(workdir / "docs" / "_build" / "html")]
     peak = 0
     start = time.perf_counter()
