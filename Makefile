@@ -82,7 +82,7 @@ times:
 seeds: python-deps
 	$(BIN)/python tests/benchmarks/seeds.py
 
-# Clean gallery builds, one script at a time and in parallel, side by side (about 25 minutes).
+# Clean gallery builds, one script at a time and in parallel, side by side (45-60 minutes).
 bench-build: python-deps
 	$(BIN)/python tests/benchmarks/build.py
 

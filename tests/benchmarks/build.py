@@ -13,8 +13,8 @@ from nothing: no executed scripts, no cache of trained weights. The run prints
 
     python tests/benchmarks/build.py            # make bench-build
 
-Run it on an otherwise quiet machine: it takes about the time of three builds (20-25 minutes on
-two cores).
+Run it on an otherwise quiet machine: it takes about the time of three clean builds, one of them
+serial (three quarters of an hour to an hour on a slow 2-core machine).
 """
 
 from __future__ import annotations
