@@ -43,7 +43,7 @@ from gdl.gan import ProGAN
 
 LATENT_DIM = 32
 WIDTH = 32  # channels at 2×2; 16 at 4×4, 8 at 8×8
-STEPS = 2_200
+STEPS = 2_000
 PHASE_STEPS = 100
 EMA = 0.99
 BATCH_SIZE = 64
