@@ -100,6 +100,32 @@ def test_pixel_norm_gives_unit_mean_square_and_minibatch_std_adds_the_spread():
     assert torch.allclose(MinibatchStd()(torch.zeros(4, 3, 2, 2))[:, 3], torch.full((4, 2, 2), 1e-4))
 
 
+def test_minibatch_std_groups_consecutive_examples_so_concatenated_batches_do_not_mix():
+    real, fake = torch.randn(8, 3, 2, 2), 5 * torch.randn(8, 3, 2, 2)
+    joint = MinibatchStd()(torch.cat([real, fake]))
+    assert torch.allclose(joint[:8], MinibatchStd()(real)) and torch.allclose(joint[8:], MinibatchStd()(fake))
+    group = real[4:8].std(0, unbiased=False).mean()  # examples 4..7 form the second group
+    assert torch.allclose(joint[4:8, 3], group.expand(4, 2, 2), atol=1e-5)
+
+
+@pytest.mark.parametrize("step", [0, 1, 13])  # with the R1 penalty, without, and during a fade-in
+def test_one_pass_for_real_and_fake_gives_the_loss_and_gradients_of_two_passes(step):
+    model = _model(r1_every=4)
+    model.steps_done.fill_(step)
+    resolution, alpha = model.stage()
+    x = model.real_at(torch.rand(8, 1, 8, 8) * 2 - 1, resolution, alpha)
+    fake = model.generate(torch.randn(8, 5)).detach()
+    grads = []
+    for loss_fn in (model.discriminator_loss, lambda a, b: super(ProGAN, model).discriminator_loss(a, b)):
+        model.discriminator.zero_grad()
+        loss = loss_fn(x, fake)
+        loss.backward()
+        grads.append((loss.detach(), [p.grad.clone() for p in model.discriminator.parameters() if p.grad is not None]))
+    (joint, g1), (two, g2) = grads
+    assert torch.allclose(joint, two, atol=1e-5) and len(g1) == len(g2)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(g1, g2))
+
+
 def test_bad_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="event_shape"):
         ProGAN(event_shape=(1, 12, 12))

@@ -96,10 +96,12 @@ class PixelNorm(nn.Module):
 class MinibatchStd(nn.Module):
     r"""Append the mini-batch's average standard deviation as one more feature map.
 
-    For groups of ``group_size`` examples, the standard deviation of every feature over the
-    group is averaged into one number, broadcast as an extra channel. A generator that
+    For groups of ``group_size`` consecutive examples, the standard deviation of every feature
+    over the group is averaged into one number, broadcast as an extra channel. A generator that
     collapses to a few images produces batches with a small spread, and the discriminator can
-    now see it: a cheap remedy for mode collapse.
+    now see it: a cheap remedy for mode collapse. Groups never straddle a multiple of
+    ``group_size``, so two batches concatenated (real images, then fakes) can go through the
+    discriminator together without either seeing the other's spread.
     """
 
     def __init__(self, group_size: int = 4):
@@ -111,10 +113,10 @@ class MinibatchStd(nn.Module):
         g = min(self.group_size, b)
         if b % g:
             g = b  # a ragged batch: one group
-        y = x.view(g, -1, c, h, w)  # (G, B/G, C, H, W): example i is in group i % (B/G)
-        std = (y.var(0, unbiased=False) + 1e-8).sqrt()  # (B/G, C, H, W)
+        y = x.view(-1, g, c, h, w)  # (B/G, G, C, H, W): example i is in group i // G
+        std = (y.var(1, unbiased=False) + 1e-8).sqrt()  # (B/G, C, H, W)
         std = std.mean((1, 2, 3)).view(-1, 1, 1, 1)  # (B/G, 1, 1, 1)
-        return torch.cat([x, std.repeat(g, 1, h, w)], dim=1)  # (B, C + 1, H, W)
+        return torch.cat([x, std.repeat_interleave(g, 0).expand(b, 1, h, w)], dim=1)  # (B, C + 1, H, W)
 
 
 def _lrelu(x: torch.Tensor) -> torch.Tensor:
@@ -370,6 +372,21 @@ class ProGAN(R1Penalty, GAN):
             low = F.interpolate(F.avg_pool2d(y, 2), scale_factor=2, mode="nearest")
             y = alpha * y + (1 - alpha) * low
         return y
+
+    def discriminator_loss(self, x, fake, c=None) -> torch.Tensor:
+        """:class:`R1Penalty`'s loss, with the real images and the fakes in one pass of the
+        discriminator (half the calls of two passes; :class:`MinibatchStd` keeps its groups
+        within each half, so the logits are those of two separate passes)."""
+        if len(x) % self.discriminator.minibatch_std.group_size or len(x) != len(fake):
+            return super().discriminator_loss(x, fake, c)  # ragged batches: two passes
+        penalise = self.r1_gamma > 0 and int(self.steps_done) % self.r1_every == 0
+        x = x.detach().requires_grad_(penalise)
+        real_logits, fake_logits = self.discriminate(torch.cat([x, fake])).chunk(2)
+        loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+        if penalise:
+            (grad,) = torch.autograd.grad(real_logits.sum(), x, create_graph=True)
+            loss = loss + self.r1_every * self.r1_gamma / 2 * grad.pow(2).sum((1, 2, 3)).mean()
+        return loss
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
         """One discriminator and one generator update at the current stage, then the clock moves.
