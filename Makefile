@@ -11,7 +11,8 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX_DIR := docs/_static/mathjax
 DATATABLES_VERSION := 10.3.0
 DATATABLES_DIR := docs/_static/simple-datatables
-SPHINXOPTS ?= -W --keep-going
+# -j auto: pages are read and written on every core too (the gallery's scripts always are).
+SPHINXOPTS ?= -W --keep-going -j auto
 BUILD := docs/_build
 # Small models train ~10x faster on one thread than on two here.
 export OMP_NUM_THREADS := 1
@@ -81,7 +82,7 @@ times:
 seeds: python-deps
 	$(BIN)/python tests/benchmarks/seeds.py
 
-# Clean gallery builds, one script at a time and in parallel, side by side (about 25 minutes).
+# Clean gallery builds, one script at a time and in parallel, side by side (45-60 minutes).
 bench-build: python-deps
 	$(BIN)/python tests/benchmarks/build.py
 

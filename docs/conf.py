@@ -172,3 +172,6 @@ html_context = {"default_mode": "light"}
 # its navigation, which then starts with the first section rather than the home page again.
 html_sidebars = {"**": ["navbar-logo.html", "icon-links.html", "sbt-sidebar-nav.html"]}
 html_theme_options["home_page_in_toc"] = False
+# The sidebar lists the top-level pages and opens only the branch of the page being read: the
+# whole tree (about a hundred links) on every page made it long to scan and slow to write.
+html_theme_options["collapse_navbar"] = True

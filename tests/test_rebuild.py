@@ -77,3 +77,19 @@ def test_gallery_pages_are_written_again_only_when_their_back_links_change():
     env.gdl_leaderboard_anchors["ex/progan"] = ("leaderboard", "row-progan")
     env.gdl_example_chapters["ex/dcgan"].append("chapters/10-advanced-gans")
     assert gdl_chapters._rewrite(None, env) == ["ex/dcgan", "ex/progan"]
+
+
+def test_a_parallel_read_gathers_the_drawn_pages_of_every_worker(tmp_path, monkeypatch):
+    # With -j, pages are read in worker processes; without the merge, the main environment would
+    # not know the drawn pages they found, and a change of the package would not re-read them.
+    root = _tree(tmp_path)
+    monkeypatch.setattr(gdl_sphinx, "DOCS", root / "docs")
+    env = SimpleNamespace(gdl_dynamic_docs={"taxonomy"})
+    gdl_sphinx._merge(None, env, {"leaderboard"}, SimpleNamespace(gdl_dynamic_docs={"leaderboard"}))
+    gdl_sphinx._merge(None, env, {"index"}, SimpleNamespace())  # a worker that found none
+    assert env.gdl_dynamic_docs == {"taxonomy", "leaderboard"}
+    fresh = SimpleNamespace()
+    gdl_sphinx._merge(None, fresh, {"chapters/10"}, SimpleNamespace(gdl_dynamic_docs={"chapters/10"}))
+    gdl_sphinx._outdated(None, fresh, set(), set(), set())  # stores the fingerprint
+    (root / "gdl/model.py").write_text("x = 2\n")
+    assert gdl_sphinx._outdated(None, fresh, set(), set(), set()) == ["chapters/10"]

@@ -226,6 +226,11 @@ def _purge(app, env, docname):
     getattr(env, "gdl_dynamic_docs", set()).discard(docname)
 
 
+def _merge(app, env, docnames, other):
+    """A parallel build reads pages in worker processes: gather the drawn pages they found."""
+    env.__dict__.setdefault("gdl_dynamic_docs", set()).update(getattr(other, "gdl_dynamic_docs", set()))
+
+
 def write_inventories(app, config):
     """Compile ``_inventories/NAME.txt`` into ``_build/inventories/NAME.inv`` (objects.inv v2).
 
@@ -256,6 +261,7 @@ def setup(app):
     app.add_directive("gdl-densities", DensityTable)
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
     app.connect("config-inited", write_inventories)
     app.connect("builder-inited", time_reference, priority=300)  # before the gallery runs (500)
     app.connect("builder-inited", gallery_run.run, priority=400)  # every core, across sections

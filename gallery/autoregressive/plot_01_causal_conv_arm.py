@@ -37,7 +37,7 @@ x_train, _ = data.digits("train")
 x_val, _ = data.digits("val")
 x_test, _ = data.digits("test")
 
-model = CausalConvARM(event_shape=(1, 8, 8), num_levels=17, hidden=128, kernel_size=7, num_layers=4)
+model = CausalConvARM(event_shape=(1, 8, 8), num_levels=17, hidden=64, kernel_size=7, num_layers=4)
 print(f"{model.num_parameters():,} parameters")
 
 # %%

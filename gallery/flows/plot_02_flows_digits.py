@@ -34,7 +34,7 @@ from gdl.flows import Glow, RealNVP
 from gdl.metrics import dequantized_nll
 
 LEVELS = data.DIGITS_LEVELS  # 17 grey levels
-STEPS = 1_500  # an upper bound; early stopping usually ends sooner
+STEPS = 600  # an upper bound; early stopping may end sooner
 BATCH_SIZE = 64
 LR = 2e-3
 EVAL_EVERY = 16  # about one pass over the training set

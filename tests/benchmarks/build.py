@@ -13,8 +13,8 @@ from nothing: no executed scripts, no cache of trained weights. The run prints
 
     python tests/benchmarks/build.py            # make bench-build
 
-Run it on an otherwise quiet machine: it takes about the time of three builds (20-25 minutes on
-two cores).
+Run it on an otherwise quiet machine: it takes about the time of three clean builds, one of them
+serial (three quarters of an hour to an hour on a slow 2-core machine).
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ def _tree_rss(pid: int) -> int:
 
 
 def build(workdir: Path, jobs: int) -> tuple[float, float]:
-    """One sphinx-build of ``workdir/docs`` with ``jobs`` gallery processes: (seconds, peak MB)."""
+    """One sphinx-build of ``workdir/docs`` with ``jobs`` processes for the gallery's scripts and
+    for reading and writing the pages: (seconds, peak MB)."""
     env = dict(os.environ, GDL_GALLERY_JOBS=str(jobs), OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
-    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-j", str(jobs), "-b", "html",
            str(workdir / "docs"), str(workdir / "docs" / "_build" / "html")]
     peak = 0
     start = time.perf_counter()
