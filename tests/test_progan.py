@@ -1,11 +1,14 @@
 """ProGAN: the fade-in, the growth schedule, the layers with an equalized learning rate."""
 
+import functools
+
 import pytest
 import torch
 from torch.nn import functional as F
 
 import gdl
 from gdl.gan import EqualizedConv2d, MinibatchStd, PixelNorm, ProGAN
+from gdl.gan.progan import R1Penalty
 
 
 def _model(**kwargs):
@@ -116,9 +119,11 @@ def test_one_pass_for_real_and_fake_gives_the_loss_and_gradients_of_two_passes(s
     x = model.real_at(torch.rand(8, 1, 8, 8) * 2 - 1, resolution, alpha)
     fake = model.generate(torch.randn(8, 5)).detach()
     grads = []
-    for loss_fn in (model.discriminator_loss, lambda a, b: super(ProGAN, model).discriminator_loss(a, b)):
+    for two_passes in (False, True):
+        if two_passes:  # R1Penalty's own logits: the real images and the fakes in separate passes
+            model.real_and_fake_logits = functools.partial(R1Penalty.real_and_fake_logits, model)
         model.discriminator.zero_grad()
-        loss = loss_fn(x, fake)
+        loss = model.discriminator_loss(x, fake)
         loss.backward()
         grads.append((loss.detach(), [p.grad.clone() for p in model.discriminator.parameters() if p.grad is not None]))
     (joint, g1), (two, g2) = grads

@@ -244,12 +244,16 @@ class R1Penalty:
         """The discriminator's loss, plus the penalty on the steps that take it."""
         penalise = self.r1_gamma > 0 and int(self.steps_done) % self.r1_every == 0
         x = x.detach().requires_grad_(penalise)
-        real_logits = self.discriminate(x)
-        loss = F.softplus(-real_logits).mean() + F.softplus(self.discriminate(fake)).mean()
+        real_logits, fake_logits = self.real_and_fake_logits(x, fake)
+        loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
         if penalise:
             (grad,) = torch.autograd.grad(real_logits.sum(), x, create_graph=True)
             loss = loss + self.r1_every * self.r1_gamma / 2 * grad.pow(2).sum((1, 2, 3)).mean()
         return loss
+
+    def real_and_fake_logits(self, x, fake) -> tuple[torch.Tensor, torch.Tensor]:
+        """The discriminator's logits of the real images and of the fakes (two passes)."""
+        return self.discriminate(x), self.discriminate(fake)
 
 
 @register("gan", "implicit")
@@ -373,20 +377,13 @@ class ProGAN(R1Penalty, GAN):
             y = alpha * y + (1 - alpha) * low
         return y
 
-    def discriminator_loss(self, x, fake, c=None) -> torch.Tensor:
-        """:class:`R1Penalty`'s loss, with the real images and the fakes in one pass of the
-        discriminator (half the calls of two passes; :class:`MinibatchStd` keeps its groups
-        within each half, so the logits are those of two separate passes)."""
+    def real_and_fake_logits(self, x, fake) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits of the real images and of the fakes from one pass of the discriminator
+        (half the calls of two passes; :class:`MinibatchStd` keeps its groups within each half,
+        so the logits are those of two separate passes). Ragged batches take two passes."""
         if len(x) % self.discriminator.minibatch_std.group_size or len(x) != len(fake):
-            return super().discriminator_loss(x, fake, c)  # ragged batches: two passes
-        penalise = self.r1_gamma > 0 and int(self.steps_done) % self.r1_every == 0
-        x = x.detach().requires_grad_(penalise)
-        real_logits, fake_logits = self.discriminate(torch.cat([x, fake])).chunk(2)
-        loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-        if penalise:
-            (grad,) = torch.autograd.grad(real_logits.sum(), x, create_graph=True)
-            loss = loss + self.r1_every * self.r1_gamma / 2 * grad.pow(2).sum((1, 2, 3)).mean()
-        return loss
+            return super().real_and_fake_logits(x, fake)
+        return self.discriminate(torch.cat([x, fake])).chunk(2)
 
     def train_step(self, batch, optimizer) -> dict[str, float]:
         """One discriminator and one generator update at the current stage, then the clock moves.
