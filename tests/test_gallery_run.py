@@ -41,3 +41,26 @@ def test_a_script_can_wait_for_scripts_of_other_sections(tmp_path):
     everything = [clip, vae, latent, other]
     assert gallery_run._dependencies(latent, everything) == {clip, vae}
     assert gallery_run._dependencies(latent, [latent, other]) == set()  # what is not run is not waited for
+
+
+def test_prepare_calls_run_before_their_script_on_the_pool(tmp_path):
+    script = tmp_path / "compare" / "plot_01_x.py"
+    script.parent.mkdir()
+    script.write_text('"""x"""\n# sphinx_gallery_gdl_prepare = "math.pow(2, 3); gdl.quality.feature_network(seed=1)"\n')
+    first, second = gallery_run.prepare_jobs(script)
+    assert (first.script, first.call, second.call) == (script, "math.pow(2, 3)", "gdl.quality.feature_network(seed=1)")
+    assert gallery_run.parse_call(second.call) == ("gdl.quality", "feature_network", (), {"seed": 1})
+    assert gallery_run.run_prepare(first.call) >= 0.0
+    # the script waits for its jobs, so each job's chain holds the script's
+    rank = gallery_run._priorities({script: 20.0, first: 10.0, second: 10.0},
+                                   {script: {first, second}, first: set(), second: set()})
+    assert rank[first] == rank[second] == 30.0 and rank[script] == 20.0
+    plain = tmp_path / "compare" / "plot_02_y.py"
+    plain.write_text('"""y"""\n')
+    assert gallery_run.prepare_jobs(plain) == []
+
+
+@pytest.mark.parametrize("call", ["pow(2, 3)", "math.pow(x, 3)", "math.pow", "import math"])
+def test_a_prepare_call_that_is_not_a_module_function_with_literals_is_refused(call):
+    with pytest.raises((ValueError, TypeError, SyntaxError)):
+        gallery_run.parse_call(call)

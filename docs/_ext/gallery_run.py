@@ -18,16 +18,27 @@ Two kinds of order are kept, each stated in a script by a hidden config comment:
 * ``# sphinx_gallery_gdl_after = "*"``: start after every other script (a page that gathers what
   the others recorded, like the comparison of sample quality).
 
+A script may also name work that does not wait for any other script, so that it runs on a core
+that would otherwise idle rather than on the build's tail:
+``# sphinx_gallery_gdl_prepare = "gdl.quality.feature_network(seed=1); gdl.quality.feature_network(seed=2)"``.
+Each call (a function of an importable module, with literal arguments) is a job of the pool that
+the script waits for; it should fill a cache the script then reads (the cache of trained
+weights, say), so that the script still does it all itself when run on its own or when a job
+fails.
+
 A script that fails here gets no checksum, so sphinx-gallery runs it again in its own pass,
 reports the failure with the script's name, and fails the build.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import re
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import gallery_times
 from sphinx.util import logging
@@ -35,6 +46,48 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 BUDGET = re.compile(r"^# sphinx_gallery_gdl_budget = (\d+(?:\.\d+)?)\s*$", re.MULTILINE)
 AFTER = re.compile(r'^# sphinx_gallery_gdl_after = "([^"]+)"\s*$', re.MULTILINE)
+PREPARE = re.compile(r'^# sphinx_gallery_gdl_prepare = "([^"]+)"\s*$', re.MULTILINE)
+PREPARE_COST = 10.0  # seconds assumed for a prepare job when ranking it (they are short)
+
+
+class Prepare(NamedTuple):
+    """A call that ``script`` waits for, run on the pool before it (``sphinx_gallery_gdl_prepare``)."""
+
+    script: Path
+    call: str
+
+    def __str__(self) -> str:
+        return f"{self.script.parent.name}/{self.script.name}: {self.call}"
+
+
+def parse_call(call: str) -> tuple[str, str, tuple, dict]:
+    """``"pkg.mod.fn(1, k=2)"`` as ``("pkg.mod", "fn", (1,), {"k": 2})``; arguments must be literals."""
+    node = ast.parse(call.strip(), mode="eval").body
+    if not isinstance(node, ast.Call):
+        raise TypeError(f"sphinx_gallery_gdl_prepare: expected a call like 'module.function(k=1)', got {call!r}")
+    module, _, name = ast.unparse(node.func).rpartition(".")
+    if not module:
+        raise ValueError(f"sphinx_gallery_gdl_prepare: name the function with its module, got {call!r}")
+    args = tuple(ast.literal_eval(a) for a in node.args)
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+    return module, name, args, kwargs
+
+
+def prepare_jobs(script: Path) -> list[Prepare]:
+    """The prepare calls a script states, in order."""
+    match = PREPARE.search(script.read_text())
+    calls = [c.strip() for c in match[1].split(";") if c.strip()] if match else []
+    for call in calls:
+        parse_call(call)  # a malformed one fails the build here, naming the script's comment
+    return [Prepare(script, c) for c in calls]
+
+
+def run_prepare(call: str) -> float:
+    """Run one prepare call in a worker; its seconds."""
+    module, name, args, kwargs = parse_call(call)
+    start = time.perf_counter()
+    getattr(importlib.import_module(module), name)(*args, **kwargs)
+    return time.perf_counter() - start
 
 
 def stale_scripts(gallery: Path, out: Path, pattern: str) -> list[Path]:
@@ -112,7 +165,12 @@ def run(app) -> None:
     waits = {s: _dependencies(s, todo) for s in todo}
     unit = gallery_times.read_reference(srcdir) or 1.0  # timed at the start of this build
     cost = {s: _last_cost(out, s, unit) for s in todo}
+    for script in list(todo):
+        for job in prepare_jobs(script):
+            waits[script].add(job)
+            waits[job], cost[job] = set(), PREPARE_COST
     priority = _priorities(cost, waits)
+    tasks = list(waits)  # the scripts, then their prepare jobs
     for script in todo:  # the folders and thumbnails folder, made before any worker writes there
         (out / script.parent.name / "images" / "thumb").mkdir(parents=True, exist_ok=True)
     logger.info(f"running {len(todo)} gallery scripts on {jobs} processes, longest chain first")
@@ -121,11 +179,14 @@ def run(app) -> None:
     start = time.perf_counter()
 
     def submit_ready():
-        ready = [s for s in todo if s not in done and s not in running.values() and waits[s] <= done]
-        for script in sorted(ready, key=lambda s: -priority[s])[: jobs - len(running)]:
-            future = executor.submit(generate_file_rst, script.name, str(out / script.parent.name),
-                                     str(script.parent), conf)
-            running[future] = script
+        ready = [t for t in tasks if t not in done and t not in running.values() and waits[t] <= done]
+        for task in sorted(ready, key=lambda t: -priority[t])[: jobs - len(running)]:
+            if isinstance(task, Prepare):
+                future = executor.submit(run_prepare, task.call)
+            else:
+                future = executor.submit(generate_file_rst, task.name, str(out / task.parent.name),
+                                         str(task.parent), conf)
+            running[future] = task
 
     submit_ready()
     while running:
@@ -135,6 +196,12 @@ def run(app) -> None:
         for future in finished:
             script = running.pop(future)
             done.add(script)
+            if isinstance(script, Prepare):  # on failure the script does the work itself
+                try:
+                    logger.info(f"  {script} done in {future.result():.1f} s  [{time.perf_counter() - start:.0f} s]")
+                except Exception as err:  # noqa: BLE001 (whatever failed, the script does it itself)
+                    logger.info(f"  {script} failed ({err!r}); the script will do it itself")
+                continue
             name = f"{script.parent.name}/{script.name}"
             try:
                 _, _, (seconds, _), out_vars = future.result()

@@ -15,6 +15,7 @@ from seeds 0, 1 and 2.
 """
 # sphinx_gallery_gdl_budget = 55
 # sphinx_gallery_gdl_after = "*"
+# sphinx_gallery_gdl_prepare = "gdl.quality.feature_network(seed=1); gdl.quality.feature_network(seed=2)"
 
 # %%
 # The samples recorded by the gallery
