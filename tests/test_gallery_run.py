@@ -51,10 +51,11 @@ def test_prepare_calls_run_before_their_script_on_the_pool(tmp_path):
     assert (first.script, first.call, second.call) == (script, "math.pow(2, 3)", "gdl.quality.feature_network(seed=1)")
     assert gallery_run.parse_call(second.call) == ("gdl.quality", "feature_network", (), {"seed": 1})
     assert gallery_run.run_prepare(first.call) >= 0.0
-    # the script waits for its jobs, so each job's chain holds the script's
-    rank = gallery_run._priorities({script: 20.0, first: 10.0, second: 10.0},
-                                   {script: {first, second}, first: set(), second: set()})
-    assert rank[first] == rank[second] == 30.0 and rank[script] == 20.0
+    # the script waits for its jobs; they start before every script, not on the build's tail
+    long_alone = tmp_path / "plot_09_long.py"
+    rank = gallery_run._priorities({script: 20.0, first: 0.0, second: 0.0, long_alone: 500.0},
+                                   {script: {first, second}, first: set(), second: set(), long_alone: set()})
+    assert min(rank[first], rank[second]) > rank[long_alone] > rank[script] == 20.0
     plain = tmp_path / "compare" / "plot_02_y.py"
     plain.write_text('"""y"""\n')
     assert gallery_run.prepare_jobs(plain) == []

@@ -18,8 +18,8 @@ Two kinds of order are kept, each stated in a script by a hidden config comment:
 * ``# sphinx_gallery_gdl_after = "*"``: start after every other script (a page that gathers what
   the others recorded, like the comparison of sample quality).
 
-A script may also name work that does not wait for any other script, so that it runs on a core
-that would otherwise idle rather than on the build's tail:
+A script may also name work that does not wait for any other script, so that it runs first,
+while every core is busy anyway, rather than on the build's tail where the script would run alone:
 ``# sphinx_gallery_gdl_prepare = "gdl.quality.feature_network(seed=1); gdl.quality.feature_network(seed=2)"``.
 Each call (a function of an importable module, with literal arguments) is a job of the pool that
 the script waits for; it should fill a cache the script then reads (the cache of trained
@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -47,7 +48,6 @@ logger = logging.getLogger(__name__)
 BUDGET = re.compile(r"^# sphinx_gallery_gdl_budget = (\d+(?:\.\d+)?)\s*$", re.MULTILINE)
 AFTER = re.compile(r'^# sphinx_gallery_gdl_after = "([^"]+)"\s*$', re.MULTILINE)
 PREPARE = re.compile(r'^# sphinx_gallery_gdl_prepare = "([^"]+)"\s*$', re.MULTILINE)
-PREPARE_COST = 10.0  # seconds assumed for a prepare job when ranking it (they are short)
 
 
 class Prepare(NamedTuple):
@@ -131,6 +131,9 @@ def _priorities(cost: dict[Path, float], waits: dict[Path, set[Path]]) -> dict[P
 
     for script in cost:
         chain(script)
+    for task in rank:  # short, and waited for: first, while the cores are busy anyway, not on the tail
+        if isinstance(task, Prepare):
+            rank[task] = math.inf
     return rank
 
 
@@ -168,7 +171,7 @@ def run(app) -> None:
     for script in list(todo):
         for job in prepare_jobs(script):
             waits[script].add(job)
-            waits[job], cost[job] = set(), PREPARE_COST
+            waits[job], cost[job] = set(), 0.0  # ranked first whatever its cost (_priorities)
     priority = _priorities(cost, waits)
     tasks = list(waits)  # the scripts, then their prepare jobs
     for script in todo:  # the folders and thumbnails folder, made before any worker writes there
