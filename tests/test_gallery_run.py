@@ -59,6 +59,9 @@ def test_prepare_calls_run_before_their_script_on_the_pool(tmp_path):
     plain = tmp_path / "compare" / "plot_02_y.py"
     plain.write_text('"""y"""\n')
     assert gallery_run.prepare_jobs(plain) == []
+    plain.write_text('"""y"""\n# sphinx_gallery_gdl_prepare = "pow(2, 3)"\n')
+    with pytest.raises(ValueError, match="plot_02_y.py"):
+        gallery_run.prepare_jobs(plain)
 
 
 @pytest.mark.parametrize("call", ["pow(2, 3)", "math.pow(x, 3)", "math.pow", "import math"])

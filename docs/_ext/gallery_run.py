@@ -64,10 +64,10 @@ def parse_call(call: str) -> tuple[str, str, tuple, dict]:
     """``"pkg.mod.fn(1, k=2)"`` as ``("pkg.mod", "fn", (1,), {"k": 2})``; arguments must be literals."""
     node = ast.parse(call.strip(), mode="eval").body
     if not isinstance(node, ast.Call):
-        raise TypeError(f"sphinx_gallery_gdl_prepare: expected a call like 'module.function(k=1)', got {call!r}")
+        raise TypeError(f"expected a call like 'module.function(k=1)', got {call!r}")
     module, _, name = ast.unparse(node.func).rpartition(".")
     if not module:
-        raise ValueError(f"sphinx_gallery_gdl_prepare: name the function with its module, got {call!r}")
+        raise ValueError(f"name the function with its module, got {call!r}")
     args = tuple(ast.literal_eval(a) for a in node.args)
     kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
     return module, name, args, kwargs
@@ -77,8 +77,11 @@ def prepare_jobs(script: Path) -> list[Prepare]:
     """The prepare calls a script states, in order."""
     match = PREPARE.search(script.read_text())
     calls = [c.strip() for c in match[1].split(";") if c.strip()] if match else []
-    for call in calls:
-        parse_call(call)  # a malformed one fails the build here, naming the script's comment
+    for call in calls:  # a malformed one fails the build here, naming the script
+        try:
+            parse_call(call)
+        except (ValueError, TypeError, SyntaxError) as err:
+            raise ValueError(f"{script}: sphinx_gallery_gdl_prepare: {err}") from err
     return [Prepare(script, c) for c in calls]
 
 
