@@ -200,15 +200,15 @@ def run(app) -> None:
 
         finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
         for future in finished:
-            script = running.pop(future)
-            done.add(script)
-            if isinstance(script, Prepare):  # on failure the script does the work itself
+            task = running.pop(future)
+            done.add(task)
+            if isinstance(task, Prepare):  # on failure the script does the work itself
                 try:
-                    logger.info(f"  {script} done in {future.result():.1f} s  [{time.perf_counter() - start:.0f} s]")
+                    logger.info(f"  {task} done in {future.result():.1f} s  [{time.perf_counter() - start:.0f} s]")
                 except Exception as err:  # noqa: BLE001 (whatever failed, the script does it itself)
-                    logger.info(f"  {script} failed ({err!r}); the script will do it itself")
+                    logger.info(f"  {task} failed ({err!r}); the script will do it itself")
                 continue
-            name = f"{script.parent.name}/{script.name}"
+            name = f"{task.parent.name}/{task.name}"
             try:
                 _, _, (seconds, _), out_vars = future.result()
             except Exception as err:  # the worker died: sphinx-gallery runs the script again
